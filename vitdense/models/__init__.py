@@ -1,0 +1,1 @@
+from . import backbones, detectors, heads, layers, losses, necks, pos_encodings  # noqa: F401

@@ -1,0 +1,1 @@
+from . import det, seg  # noqa: F401
