@@ -26,7 +26,6 @@ setup(
         'pycocotools',
         'faster-coco-eval',
         'albumentations',
-        'matplotlib',
     ],
     extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff']},
 )

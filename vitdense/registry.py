@@ -53,15 +53,15 @@ class VitdenseRegistry(Registry):
                 f"the config.")
 
 
-def _child(name: str, parent: Registry, location: str) -> VitdenseRegistry:
-    return VitdenseRegistry(name, parent=parent, scope='vitdense', locations=[location])
+def _child(name: str, parent: Registry, *locations: str) -> VitdenseRegistry:
+    return VitdenseRegistry(name, parent=parent, scope='vitdense', locations=list(locations))
 
 
 MODELS = _child('models', MMENGINE_MODELS, 'vitdense.models')
 DATASETS = _child('datasets', MMENGINE_DATASETS, 'vitdense.datasets')
 TRANSFORMS = _child('transforms', MMENGINE_TRANSFORMS, 'vitdense.transforms')
 METRICS = _child('metrics', MMENGINE_METRICS, 'vitdense.evaluation')
-HOOKS = _child('hooks', MMENGINE_HOOKS, 'vitdense.engine')
+HOOKS = _child('hooks', MMENGINE_HOOKS, 'vitdense.engine', 'vitdense.visualization')
 OPTIM_WRAPPERS = _child('optim_wrappers', MMENGINE_OPTIM_WRAPPERS, 'vitdense.engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optim_wrapper_constructors',
                                     MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, 'vitdense.engine')

@@ -1,0 +1,5 @@
+from .stems import ConvStem
+from .variants import VIT_SIZES, ViTSize, get_vit_size
+from .vit import ViT
+
+__all__ = ['ConvStem', 'VIT_SIZES', 'ViT', 'ViTSize', 'get_vit_size']

@@ -1,0 +1,3 @@
+from .fpn_fuse_head import FPNFuseHead
+
+__all__ = ['FPNFuseHead']

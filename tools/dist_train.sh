@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Usage: tools/dist_train.sh CONFIG NGPUS [train.py options]
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+CONFIG=$1
+NGPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$NGPUS" --master_port="$PORT" \
+    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"

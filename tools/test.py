@@ -1,0 +1,32 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]`` (mmdet's CLI)."""
+import argparse
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from vitdense.apis import prepare_test_cfg
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a vitdense model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where to save the evaluation logs')
+    parser.add_argument('--out', help='dump the predictions to this pickle file')
+    parser.add_argument('--show-dir', help='write images with the predictions drawn here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. test_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = prepare_test_cfg(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
+                           args.cfg_options, args.launcher)
+    Runner.from_cfg(cfg).test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,34 @@
+"""Train a model from a config: ``python tools/train.py CONFIG [options]`` (mmdet's CLI)."""
+import argparse
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from vitdense.apis import prepare_train_cfg
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a vitdense model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where to save logs and checkpoints')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        help='resume from CKPT, or from the latest checkpoint in the work dir '
+                             'when no path is given')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: bf16 autocast on CPU, AMP on GPU')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. train_cfg.max_epochs=3')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = prepare_train_cfg(args.config, args.work_dir, args.resume, args.amp, args.cfg_options,
+                            args.launcher)
+    Runner.from_cfg(cfg).train()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,75 @@
+"""Turn command-line choices into a Runner config (the logic behind tools/train.py, test.py)."""
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+
+from vitdense.engine.compat import setup_distributed
+from vitdense.utils import register_all_modules
+
+
+def load_config(config: str, cfg_options: dict | None = None) -> Config:
+    """Read a config file and apply ``--cfg-options``; fails naming the file if it is missing."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'Config file {config!r} does not exist.')
+    register_all_modules()
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _default_work_dir(config: str) -> str:
+    return osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+
+
+def enable_amp(cfg: Config) -> None:
+    """bf16 autocast on CPU (our wrapper), mmengine's AmpOptimWrapper (fp16/bf16) on GPU."""
+    wrapper = cfg.optim_wrapper
+    if wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper', 'AutocastOptimWrapper',
+                                                    'AmpOptimWrapper'):
+        raise ValueError(f"--amp cannot change optim_wrapper type {wrapper['type']!r}")
+    if torch.cuda.is_available():
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        wrapper.type = 'AutocastOptimWrapper'
+        wrapper.dtype = 'bfloat16'
+
+
+def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | None = None,
+                      amp: bool = False, cfg_options: dict | None = None,
+                      launcher: str = 'none') -> Config:
+    """The config ``tools/train.py`` runs.
+
+    Args:
+        resume: None (no resume), 'auto' (the latest checkpoint in the work dir) or a path.
+    """
+    cfg = load_config(config, cfg_options)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or _default_work_dir(config)
+    if amp:
+        enable_amp(cfg)
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        cfg.resume, cfg.load_from = True, resume
+    setup_distributed(cfg, launcher)
+    return cfg
+
+
+def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
+                     out: str | None = None, show_dir: str | None = None,
+                     cfg_options: dict | None = None, launcher: str = 'none') -> Config:
+    """The config ``tools/test.py`` runs: load ``checkpoint``, optionally dump and draw."""
+    cfg = load_config(config, cfg_options)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or _default_work_dir(config)
+    cfg.load_from = checkpoint
+    if out is not None:
+        evaluators = cfg.test_evaluator
+        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
+        cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=out)]
+    if show_dir is not None:
+        hooks = list(cfg.get('custom_hooks', []))
+        cfg.custom_hooks = hooks + [dict(type='DrawPredictionsHook', out_dir=show_dir)]
+    setup_distributed(cfg, launcher)
+    return cfg

@@ -1,0 +1,100 @@
+"""Compat layer: mmengine 0.10.7 on torch >= 2.6 and on machines without CUDA.
+
+What it fixes (details in REFERENCE.md, "mmengine 0.10.7 on torch 2.13"):
+
+1. Checkpoints. torch >= 2.6 loads with ``weights_only=True`` and mmengine's checkpoints pickle
+   ``HistoryBuffer`` through bound methods (``getattr``), which the safe unpickler refuses. We make
+   ``HistoryBuffer`` pickle as plain lists, allow-list it and numpy's array and scalar
+   reconstructors, and keep ``weights_only=True`` for every load. Nothing is ever unpickled with
+   ``weights_only=False`` unless the user sets ``VITDENSE_TRUST_CHECKPOINTS=1`` for a checkpoint
+   written by another mmengine toolkit that they trust.
+2. Distributed training on CPU: gloo process group, ``device_ids=None`` (see
+   :func:`setup_distributed`).
+3. bf16 autocast on CPU: :class:`vitdense.engine.optim_wrapper.AutocastOptimWrapper`.
+"""
+import copyreg
+import os
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+TRUST_ENV = 'VITDENSE_TRUST_CHECKPOINTS'
+_APPLIED = False
+
+
+def _reduce_history_buffer(buf: HistoryBuffer):
+    logs = [float(v) for v in buf._log_history]
+    counts = [int(v) for v in buf._count_history]
+    return HistoryBuffer, (logs, counts, buf.max_length)
+
+
+def _safe_globals() -> list:
+    core = getattr(np, '_core', None) or np.core
+    globs = [HistoryBuffer, core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray,
+             np.dtype]
+    globs += [type(np.dtype(name)) for name in
+              ('float64', 'float32', 'float16', 'int64', 'int32', 'uint8', 'bool')]
+    return globs
+
+
+def load_local_checkpoint(filename: str, map_location=None) -> dict:
+    """Load a local checkpoint with ``weights_only=True`` (see module docstring)."""
+    path = os.path.expanduser(filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'Checkpoint {path!r} does not exist. Check --resume/load_from.')
+    if os.environ.get(TRUST_ENV) == '1':
+        return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError or RuntimeError here
+        raise RuntimeError(
+            f'Could not load {path!r} with weights_only=True ({err}). If this checkpoint comes '
+            f'from a source you trust (e.g. another mmengine toolkit), set {TRUST_ENV}=1 to '
+            f'load it with full unpickling.') from err
+
+
+def apply_compat() -> None:
+    """Install the checkpoint fixes once per process (idempotent)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+    torch.serialization.add_safe_globals(_safe_globals())
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
+    _APPLIED = True
+
+
+def setup_distributed(cfg: Config, launcher: str) -> None:
+    """Prepare ``cfg`` for ``launcher`` on this machine.
+
+    On a machine without CUDA, mmengine's pytorch launcher calls ``torch.cuda.set_device`` and
+    wraps the model with ``device_ids=[rank]``; both fail. We initialise a gloo process group
+    first (mmengine then skips its own init) and wrap with ``device_ids=None``.
+    """
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', {})
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper.update(broadcast_buffers=False, device_ids=None)
+    cfg.model_wrapper_cfg = wrapper
+    if launcher == 'slurm':
+        _slurm_env_to_torchrun_env()
+    if not dist.is_initialized():
+        dist.init_process_group('gloo')
+
+
+def _slurm_env_to_torchrun_env() -> None:
+    """Translate SLURM's variables to the ones ``init_process_group`` reads from the env."""
+    os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+    os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+    os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = os.environ.get('SLURM_NODELIST', '127.0.0.1')
+        os.environ['MASTER_ADDR'] = nodes.split(',')[0].split('[')[0]

@@ -1,0 +1,152 @@
+"""The plain Vision Transformer backbone with three position-encoding slots."""
+import math
+
+import torch
+from mmengine.model import BaseModule
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from vitdense.models.layers import Block, PatchEmbed
+from vitdense.registry import MODELS, POS_ENCODINGS
+from vitdense.structures import ShapeSpec
+
+from .variants import get_vit_size
+
+
+@MODELS.register_module()
+class ViT(BaseModule):
+    """Plain ViT (Dosovitskiy et al. 2020, arXiv 2010.11929) for dense prediction.
+
+    Returns the token grids of the blocks in ``out_indices`` as NCHW maps: the last as ``p4``
+    (for a patch stride of 16: ``p{log2(stride)}``) and earlier ones as ``b{index}``. Any input
+    size works: the patch embedding pads to the patch multiple, windowed blocks pad to the
+    window multiple, and every PE adapts to the actual grid.
+
+    Args:
+        arch: a size from ``VIT_SIZES`` ('test', 'tiny', 'small', 'base', 'large', 'huge').
+        img_size: (H, W) of the reference input; the PEs' reference grid is img_size / patch.
+        patch_size: patch side and output stride of the default patch stem.
+        in_channels: input image channels.
+        stem: config of another stem (e.g. ``dict(type='ConvStem', stride=16)``); it gets
+            ``in_channels`` and ``dim`` and must expose ``stride``. None: a patch embedding.
+        pos_embed: slot 1 config (e.g. ``dict(type='LearnedAbsolutePE')``) or None.
+        cond_pos_enc: slot 2 config or None; applied after each block in ``cond_pos_indices``.
+        cond_pos_indices: blocks after which the conditional PE runs (one module per index).
+        attn_pos_enc: slot 3 config or None; one module is built per block.
+        use_cls_token: prepend a learned cls token.
+        num_register_tokens: learned register tokens after the cls token (Darcet et al. 2023).
+        window_size: window side for windowed blocks (0: all blocks global).
+        global_indices: blocks with global attention when ``window_size > 0``.
+        out_indices: blocks whose outputs are returned (negative indices count from the end).
+        drop_path_rate: stochastic depth, increasing linearly to this rate.
+        layer_scale: LayerScale init value, or None.
+        qkv_bias: bias in the qkv projection.
+        out_norm: apply a LayerNorm to every returned map.
+        with_checkpoint: activation checkpointing per block (``use_reentrant=False``).
+        init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', checkpoint=...)``).
+    """
+
+    def __init__(self, arch: str = 'base', img_size: tuple[int, int] = (224, 224),
+                 patch_size: int = 16, in_channels: int = 3, stem: dict | None = None,
+                 pos_embed: dict | None = None,
+                 cond_pos_enc: dict | None = None, cond_pos_indices: tuple[int, ...] = (0,),
+                 attn_pos_enc: dict | None = None, use_cls_token: bool = False,
+                 num_register_tokens: int = 0, window_size: int = 0,
+                 global_indices: tuple[int, ...] = (), out_indices: tuple[int, ...] = (-1,),
+                 drop_path_rate: float = 0.0, layer_scale: float | None = None,
+                 qkv_bias: bool = True, out_norm: bool = True, with_checkpoint: bool = False,
+                 init_cfg: dict | None = None):
+        super().__init__(init_cfg=init_cfg)
+        size = get_vit_size(arch)
+        dim, depth = size.dim, size.depth
+        if stem is None:
+            self.patch_embed = PatchEmbed(patch_size, in_channels, dim)
+        else:
+            self.patch_embed = MODELS.build(stem, default_args=dict(in_channels=in_channels,
+                                                                    dim=dim))
+        patch_size = self.patch_embed.stride
+        self.embed_dim, self.depth, self.patch_size = dim, depth, patch_size
+        self.with_checkpoint = with_checkpoint
+        ref_grid = (math.ceil(img_size[0] / patch_size), math.ceil(img_size[1] / patch_size))
+        self.ref_grid = ref_grid
+
+        self.num_prefix_tokens = int(use_cls_token) + num_register_tokens
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if use_cls_token else None
+        self.reg_tokens = (nn.Parameter(torch.zeros(1, num_register_tokens, dim))
+                           if num_register_tokens else None)
+        self.pos_embed = None
+        if pos_embed is not None:
+            self.pos_embed = POS_ENCODINGS.build(pos_embed, default_args=dict(
+                dim=dim, ref_grid=ref_grid, num_prefix_tokens=self.num_prefix_tokens))
+
+        self.cond_pos_indices = tuple(self._absolute(i, 'cond_pos_indices') for i in
+                                      cond_pos_indices) if cond_pos_enc else ()
+        self.cond_pos = nn.ModuleDict({
+            str(i): POS_ENCODINGS.build(cond_pos_enc, default_args=dict(dim=dim))
+            for i in self.cond_pos_indices})
+
+        global_set = {self._absolute(i, 'global_indices') for i in global_indices}
+        self.window_indices = tuple(i for i in range(depth)
+                                    if window_size and i not in global_set)
+        head_dim = dim // size.num_heads
+        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        blocks = []
+        for i in range(depth):
+            win = window_size if i in self.window_indices else 0
+            attn_pe = None
+            if attn_pos_enc is not None:
+                attn_pe = POS_ENCODINGS.build(attn_pos_enc, default_args=dict(
+                    num_heads=size.num_heads, head_dim=head_dim,
+                    ref_grid=(win, win) if win else ref_grid))
+            blocks.append(Block(dim, size.num_heads, size.mlp_ratio, qkv_bias, dpr[i],
+                                layer_scale, win, attn_pe))
+        self.blocks = nn.ModuleList(blocks)
+
+        self.out_indices = tuple(sorted(self._absolute(i, 'out_indices') for i in out_indices))
+        last = self.out_indices[-1]
+        level = f'p{int(math.log2(patch_size))}'
+        self.out_names = {i: (level if i == last else f'b{i}') for i in self.out_indices}
+        self.out_norms = nn.ModuleDict({
+            str(i): nn.LayerNorm(dim, eps=1e-6) if out_norm else nn.Identity()
+            for i in self.out_indices})
+        self._init_tokens()
+
+    def _absolute(self, index: int, name: str) -> int:
+        absolute = index + self.depth if index < 0 else index
+        if not 0 <= absolute < self.depth:
+            raise ValueError(f'{name} contains {index}, outside a ViT of depth {self.depth}')
+        return absolute
+
+    def _init_tokens(self) -> None:
+        for token in (self.cls_token, self.reg_tokens):
+            if token is not None:
+                nn.init.trunc_normal_(token, std=0.02)
+
+    def output_shape(self) -> dict[str, ShapeSpec]:
+        """Channels and stride of every returned map."""
+        return {name: ShapeSpec(self.embed_dim, self.patch_size)
+                for name in self.out_names.values()}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """x: (B, C, H, W) -> {name: (B, dim, ceil(H / p), ceil(W / p))}."""
+        x = self.patch_embed(x)  # (B, dim, h, w)
+        b, _, h, w = x.shape
+        hw = (h, w)
+        x = x.flatten(2).transpose(1, 2)  # (B, h * w, dim)
+        prefix = [t.expand(b, -1, -1) for t in (self.cls_token, self.reg_tokens) if t is not None]
+        x = torch.cat(prefix + [x], dim=1)  # (B, P + h * w, dim)
+        p = self.num_prefix_tokens
+        if self.pos_embed is not None:
+            x = self.pos_embed(x, hw, p)
+        outs = {}
+        for i, block in enumerate(self.blocks):
+            if self.with_checkpoint and self.training:
+                x = checkpoint(block, x, hw, p, use_reentrant=False)
+            else:
+                x = block(x, hw, p)
+            if str(i) in self.cond_pos:
+                x = self.cond_pos[str(i)](x, hw, p)
+            if i in self.out_names:
+                y = self.out_norms[str(i)](x[:, p:])  # (B, h * w, dim)
+                outs[self.out_names[i]] = y.transpose(1, 2).reshape(b, -1, h, w)  # (B, dim, h, w)
+        return outs

@@ -1,0 +1,47 @@
+"""Normalise, pad and batch images (and pad segmentation labels to the same size)."""
+from typing import Sequence
+
+from mmengine.model import ImgDataPreprocessor
+from torch.nn import functional as F
+
+from vitdense.registry import MODELS
+
+
+@MODELS.register_module()
+class DenseDataPreprocessor(ImgDataPreprocessor):
+    """mmengine's image preprocessor plus what dense prediction needs.
+
+    After normalising, converting BGR to RGB and padding the batch (bottom/right) to a multiple of
+    ``pad_size_divisor``, it records ``batch_input_shape`` and ``pad_shape`` in every data sample
+    and pads ``gt_sem_seg`` (when present) with ``seg_pad_value``.
+
+    Args:
+        mean, std: per-channel normalisation, in RGB order when ``bgr_to_rgb``.
+        bgr_to_rgb: convert the loaded BGR images to RGB.
+        pad_size_divisor: pad H and W to a multiple of this (the model's largest stride, or
+            patch x window for windowed ViTs).
+        pad_value: image padding value (after normalisation: 0 is the mean).
+        seg_pad_value: label of padded pixels in ``gt_sem_seg`` (ignored by the loss).
+    """
+
+    def __init__(self, mean: Sequence[float] = (123.675, 116.28, 103.53),
+                 std: Sequence[float] = (58.395, 57.12, 57.375), bgr_to_rgb: bool = True,
+                 pad_size_divisor: int = 32, pad_value: float = 0, seg_pad_value: int = 255):
+        super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor,
+                         pad_value=pad_value, bgr_to_rgb=bgr_to_rgb)
+        self.seg_pad_value = seg_pad_value
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = super().forward(data, training)
+        inputs, samples = data['inputs'], data.get('data_samples')
+        if samples is None:
+            return data
+        batch_shape = tuple(inputs.shape[-2:])
+        for sample in samples:
+            sample.set_metainfo(dict(batch_input_shape=batch_shape, pad_shape=batch_shape))
+            if 'gt_sem_seg' in sample:
+                seg = sample.gt_sem_seg.data  # (1, h, w)
+                pad_h, pad_w = batch_shape[0] - seg.shape[-2], batch_shape[1] - seg.shape[-1]
+                sample.gt_sem_seg.data = F.pad(seg, (0, pad_w, 0, pad_h),
+                                               value=self.seg_pad_value).to(inputs.device)
+        return data

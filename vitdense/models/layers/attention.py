@@ -1,0 +1,39 @@
+"""Multi-head self-attention on ``F.scaled_dot_product_attention`` with a PE slot."""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from vitdense.models.pos_encodings.base import AttentionPosEncoding, Grid
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention (Vaswani et al. 2017, arXiv 1706.03762).
+
+    The optional attention position encoding may rotate q/k and return an additive logit bias;
+    this module never looks at its type.
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True,
+                 pos_enc: AttentionPosEncoding | None = None):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'dim={dim} is not divisible by num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.pos_enc = pos_enc
+
+    def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
+        """x: (B, N, C) with N = num_prefix + h * w -> (B, N, C)."""
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim)  # (B, N, 3, h, d)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, heads, N, d)
+        bias = None
+        if self.pos_enc is not None:
+            q, k, bias = self.pos_enc(q, k, hw, num_prefix)
+            if bias is not None:
+                bias = bias.to(q.dtype)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, heads, N, d)
+        x = x.transpose(1, 2).reshape(b, n, c)  # (B, N, C)
+        return self.proj(x)

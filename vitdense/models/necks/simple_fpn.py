@@ -1,0 +1,83 @@
+"""ViTDet's simple feature pyramid."""
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from vitdense.models.layers import LayerNorm2d, build_norm2d
+from vitdense.registry import MODELS
+from vitdense.structures import ShapeSpec
+
+
+def _rescale_stage(channels: int, scale: float) -> tuple[nn.Module, int]:
+    """Layers that resize a map by ``scale`` in {4, 2, 1, 0.5}, and their output width."""
+    if scale == 4.0:
+        half, quarter = channels // 2, channels // 4
+        return nn.Sequential(nn.ConvTranspose2d(channels, half, 2, stride=2), LayerNorm2d(half),
+                             nn.GELU(), nn.ConvTranspose2d(half, quarter, 2, stride=2)), quarter
+    if scale == 2.0:
+        return nn.ConvTranspose2d(channels, channels // 2, 2, stride=2), channels // 2
+    if scale == 1.0:
+        return nn.Identity(), channels
+    if scale == 0.5:
+        return nn.MaxPool2d(2, stride=2), channels
+    raise ValueError(f'SimpleFPN scale_factors must be among 4, 2, 1, 0.5; got {scale}')
+
+
+@MODELS.register_module()
+class SimpleFPN(nn.Module):
+    """Build a pyramid from the last ViT map by deconvolution and pooling.
+
+    Li et al. 2022, "Exploring Plain Vision Transformer Backbones for Object Detection",
+    arXiv 2203.16527. Outputs are keyed ``p{log2(stride)}``; ``top_block`` adds one more level
+    by stride-2 subsampling of the coarsest (detectron2's LastLevelMaxPool).
+
+    Args:
+        input_shape: the backbone's ``output_shape()``.
+        in_feature: which backbone map to use.
+        out_channels: width of every output level.
+        scale_factors: resize factors relative to the input map.
+        norm: norm after each conv ('LN', 'GN', 'BN' or None).
+        top_block: add the extra subsampled level.
+    """
+
+    def __init__(self, input_shape: dict[str, ShapeSpec], in_feature: str = 'p4',
+                 out_channels: int = 256, scale_factors: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5),
+                 norm: str | None = 'LN', top_block: bool = False):
+        super().__init__()
+        if in_feature not in input_shape:
+            raise KeyError(f'SimpleFPN in_feature {in_feature!r} is not among the backbone '
+                           f'outputs {sorted(input_shape)}')
+        spec = input_shape[in_feature]
+        self.in_feature = in_feature
+        self.top_block = top_block
+        self.stages = nn.ModuleDict()
+        self._shapes = {}
+        for scale in scale_factors:
+            stride = int(spec.stride / scale)
+            name = f'p{int(math.log2(stride))}'
+            rescale, width = _rescale_stage(spec.channels, float(scale))
+            self.stages[name] = nn.Sequential(
+                rescale,
+                nn.Conv2d(width, out_channels, 1, bias=norm is None),
+                build_norm2d(norm, out_channels),
+                nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm is None),
+                build_norm2d(norm, out_channels))
+            self._shapes[name] = ShapeSpec(out_channels, stride)
+        if top_block:
+            last = max(self._shapes.values(), key=lambda s: s.stride)
+            self._top_name = f'p{int(math.log2(last.stride * 2))}'
+            self._shapes[self._top_name] = ShapeSpec(out_channels, last.stride * 2)
+
+    def output_shape(self) -> dict[str, ShapeSpec]:
+        return dict(self._shapes)
+
+    def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """feats[in_feature]: (B, C, h, w) -> {p*: (B, out_channels, h * s, w * s)}."""
+        x = feats[self.in_feature]
+        outs = {name: stage(x) for name, stage in self.stages.items()}
+        if self.top_block:
+            coarsest = min(outs.values(), key=lambda t: t.shape[-1])
+            outs[self._top_name] = F.max_pool2d(coarsest, kernel_size=1, stride=2)
+        return outs
