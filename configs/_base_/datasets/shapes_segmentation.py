@@ -1,0 +1,49 @@
+# The built-in `shapes` dataset in the ADE20K layout; 0 = "other" is ignored (reduce_zero_label).
+dataset_type = 'ADE20KDataset'
+data_root = 'data/shapes/'
+classes = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
+crop_size = (320, 320)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=False, with_label=False, with_seg=True),
+    dict(type='RandomResize', scale=(320, 320), ratio_range=(0.75, 1.25), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=False, with_label=False, with_seg=True),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        metainfo=dict(classes=classes),
+        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+        reduce_zero_label=True,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        metainfo=dict(classes=classes),
+        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
+        reduce_zero_label=True,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator

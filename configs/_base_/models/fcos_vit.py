@@ -1,0 +1,32 @@
+# FCOS on a plain ViT-B/16 with ViTDet's simple feature pyramid (p3-p6).
+model = dict(
+    type='Detector',
+    data_preprocessor=dict(
+        type='DenseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=64),
+    backbone=dict(
+        type='ViT',
+        arch='base',
+        img_size=(1024, 1024),
+        patch_size=16,
+        pos_embed=dict(type='LearnedAbsolutePE'),
+        drop_path_rate=0.1,
+        out_indices=(-1, )),
+    neck=dict(
+        type='SimpleFPN',
+        in_feature='p4',
+        out_channels=256,
+        scale_factors=(2.0, 1.0, 0.5),
+        top_block=True),
+    bbox_head=dict(
+        type='FCOSHead',
+        num_classes=80,
+        in_features=('p3', 'p4', 'p5', 'p6'),
+        feat_channels=256,
+        stacked_convs=4,
+        score_thr=0.05,
+        nms_iou_thr=0.6,
+        max_per_img=100))

@@ -1,0 +1,24 @@
+import pytest
+import torch
+
+from vitdense.models.necks import SimpleFPN
+from vitdense.structures import ShapeSpec
+
+
+def test_levels_strides_and_widths():
+    neck = SimpleFPN({'p4': ShapeSpec(32, 16)}, out_channels=24, top_block=True)
+    shapes = neck.output_shape()
+    assert {k: v.stride for k, v in shapes.items()} == {'p2': 4, 'p3': 8, 'p4': 16, 'p5': 32,
+                                                        'p6': 64}
+    outs = neck({'p4': torch.randn(2, 32, 5, 7)})
+    assert outs['p2'].shape == (2, 24, 20, 28)
+    assert outs['p5'].shape == (2, 24, 2, 3)
+    assert outs['p6'].shape == (2, 24, 1, 2)
+    assert all(o.shape[1] == shapes[k].channels for k, o in outs.items())
+
+
+def test_unknown_input_and_scale_fail_clearly():
+    with pytest.raises(KeyError, match='p5'):
+        SimpleFPN({'p4': ShapeSpec(32, 16)}, in_feature='p5')
+    with pytest.raises(ValueError, match='scale_factors'):
+        SimpleFPN({'p4': ShapeSpec(32, 16)}, scale_factors=(3.0,))
