@@ -2,6 +2,7 @@
 from typing import Sequence
 
 from mmengine.model import ImgDataPreprocessor
+from mmengine.structures import PixelData
 from torch.nn import functional as F
 
 from vitdense.registry import MODELS
@@ -13,7 +14,8 @@ class DenseDataPreprocessor(ImgDataPreprocessor):
 
     After normalising, converting BGR to RGB and padding the batch (bottom/right) to a multiple of
     ``pad_size_divisor``, it records ``batch_input_shape`` and ``pad_shape`` in every data sample
-    and pads ``gt_sem_seg`` (when present) with ``seg_pad_value``.
+    and, in training, pads ``gt_sem_seg`` (when present) with ``seg_pad_value``; at test time the
+    labels stay at the original image size, where predictions are compared with them.
 
     Args:
         mean, std: per-channel normalisation, in RGB order when ``bgr_to_rgb``.
@@ -39,9 +41,9 @@ class DenseDataPreprocessor(ImgDataPreprocessor):
         batch_shape = tuple(inputs.shape[-2:])
         for sample in samples:
             sample.set_metainfo(dict(batch_input_shape=batch_shape, pad_shape=batch_shape))
-            if 'gt_sem_seg' in sample:
+            if training and 'gt_sem_seg' in sample:
                 seg = sample.gt_sem_seg.data  # (1, h, w)
                 pad_h, pad_w = batch_shape[0] - seg.shape[-2], batch_shape[1] - seg.shape[-1]
-                sample.gt_sem_seg.data = F.pad(seg, (0, pad_w, 0, pad_h),
-                                               value=self.seg_pad_value).to(inputs.device)
+                padded = F.pad(seg, (0, pad_w, 0, pad_h), value=self.seg_pad_value)
+                sample.gt_sem_seg = PixelData(data=padded.to(inputs.device))
         return data

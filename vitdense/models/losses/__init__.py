@@ -1,0 +1,9 @@
+from .cross_entropy import CrossEntropyLoss, sigmoid_cross_entropy, softmax_cross_entropy
+from .focal_loss import FocalLoss, sigmoid_focal_loss
+from .iou_loss import GIoULoss, giou_loss
+from .utils import weight_reduce_loss
+
+__all__ = [
+    'CrossEntropyLoss', 'FocalLoss', 'GIoULoss', 'giou_loss', 'sigmoid_cross_entropy',
+    'sigmoid_focal_loss', 'softmax_cross_entropy', 'weight_reduce_loss',
+]

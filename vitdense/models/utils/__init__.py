@@ -1,0 +1,15 @@
+from .box_ops import (
+    aligned_giou,
+    box_area,
+    box_cxcywh_to_xyxy,
+    box_iou,
+    box_xyxy_to_cxcywh,
+    generalized_box_iou,
+)
+from .nms import batched_nms, nms
+from .point_generator import level_points
+
+__all__ = [
+    'aligned_giou', 'batched_nms', 'box_area', 'box_cxcywh_to_xyxy', 'box_iou',
+    'box_xyxy_to_cxcywh', 'generalized_box_iou', 'level_points', 'nms',
+]

@@ -1,0 +1,44 @@
+"""Loss reduction shared by every loss: element weights, then mean / sum / none or a sum divided
+by an explicit normaliser (``avg_factor``), with mmdet's semantics."""
+from typing import Optional, Union
+
+import torch
+from torch import Tensor
+
+REDUCTIONS = ('none', 'mean', 'sum')
+_EPS = torch.finfo(torch.float32).eps
+
+
+def check_reduction(reduction: str, where: str) -> None:
+    """Raise a ValueError naming ``where`` when ``reduction`` is not none / mean / sum."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}')
+
+
+def weight_reduce_loss(loss: Tensor, weight: Optional[Tensor] = None, reduction: str = 'mean',
+                       avg_factor: Optional[Union[float, Tensor]] = None) -> Tensor:
+    """Weight an element-wise loss and reduce it.
+
+    Args:
+        loss: element-wise loss, any shape.
+        weight: broadcastable to ``loss``; multiplies it element-wise.
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``.
+        avg_factor: with ``'mean'``, the loss is ``sum / (avg_factor + eps)`` instead of a plain
+            mean (e.g. the number of positive samples). Not allowed with ``'sum'``.
+
+    Returns:
+        The reduced loss (a scalar unless ``reduction='none'``).
+    """
+    check_reduction(reduction, 'weight_reduce_loss')
+    if weight is not None:
+        loss = loss * weight
+    if avg_factor is None:
+        if reduction == 'mean':
+            return loss.mean()
+        return loss.sum() if reduction == 'sum' else loss
+    if reduction == 'mean':
+        return loss.sum() / (avg_factor + _EPS)
+    if reduction == 'sum':
+        raise ValueError('weight_reduce_loss: avg_factor can only be used with reduction="mean"; '
+                         'pass reduction="mean" or drop avg_factor')
+    return loss
