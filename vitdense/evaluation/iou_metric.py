@@ -1,0 +1,120 @@
+"""Semantic-segmentation aAcc / mIoU / mAcc, with mmseg 1.x's ``IoUMetric`` semantics."""
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+
+from vitdense.evaluation.table import format_table
+from vitdense.registry import METRICS
+
+
+def area_stats(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
+               ignore_index: int) -> torch.Tensor:
+    """Per-class pixel counts of one image, as mmseg's ``intersect_and_union``.
+
+    Pixels whose label is ``ignore_index`` are dropped; labels or predictions outside
+    ``0..num_classes-1`` are not counted in their own histogram (as ``torch.histc`` in mmseg).
+
+    Args:
+        pred: (H, W) predicted labels.
+        label: (H, W) ground-truth labels.
+        num_classes: number of classes K.
+        ignore_index: label value to ignore.
+
+    Returns:
+        (4, K) int64 on the CPU: intersection, union, predicted area, label area.
+    """
+    if pred.shape != label.shape:
+        raise ValueError(f'IoUMetric: prediction shape {tuple(pred.shape)} differs from the '
+                         f'ground-truth shape {tuple(label.shape)}; predictions must be resized '
+                         f'to the original image size.')
+    valid = label != ignore_index
+    pred, label = pred[valid].long(), label[valid].long()  # (P,) each
+
+    def histogram(values: torch.Tensor) -> torch.Tensor:
+        values = values[(values >= 0) & (values < num_classes)]
+        return torch.bincount(values, minlength=num_classes)  # (K,)
+
+    area_intersect = histogram(pred[pred == label])
+    area_pred = histogram(pred)
+    area_label = histogram(label)
+    area_union = area_pred + area_label - area_intersect
+    return torch.stack([area_intersect, area_union, area_pred, area_label]).cpu()  # (4, K)
+
+
+@METRICS.register_module()
+class IoUMetric(BaseMetric):
+    """Pixel accuracy (aAcc), mean IoU (mIoU) and mean class accuracy (mAcc), in percent.
+
+    A class absent from both ground truth and predictions has IoU NaN, and one absent from the
+    ground truth has accuracy NaN; means skip NaN (``np.nanmean``), as in mmseg.
+
+    Args:
+        ignore_index: ground-truth label to ignore.
+        iou_metrics: ``('mIoU',)``; nothing else is supported.
+        nan_to_num: if set, replace NaN per-class values by it before averaging.
+        collect_device: ``'cpu'`` or ``'gpu'``, for gathering results across ranks.
+        prefix: metric-name prefix (none by default, as mmseg).
+    """
+
+    def __init__(self,
+                 ignore_index: int = 255,
+                 iou_metrics: Sequence[str] = ('mIoU',),
+                 nan_to_num: float | None = None,
+                 collect_device: str = 'cpu',
+                 prefix: str | None = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        names = [iou_metrics] if isinstance(iou_metrics, str) else list(iou_metrics)
+        for name in names:
+            if name != 'mIoU':
+                raise ValueError(f"IoUMetric: iou_metrics entry '{name}' is not supported; only "
+                                 f"'mIoU' is (it reports aAcc, mIoU and mAcc).")
+        self.ignore_index = ignore_index
+        self.nan_to_num = nan_to_num
+
+    def _classes(self) -> tuple[str, ...]:
+        meta = self.dataset_meta or {}
+        if 'classes' not in meta:
+            raise ValueError("IoUMetric needs dataset_meta['classes']; the Runner sets it from "
+                             'the dataset metainfo, or set metric.dataset_meta = '
+                             'dict(classes=(...)) yourself.')
+        return tuple(meta['classes'])
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Accumulate per-image areas from ``pred_sem_seg.data`` and ``gt_sem_seg.data``
+        (each (1, H, W) or (H, W))."""
+        num_classes = len(self._classes())
+        for sample in data_samples:
+            pred = torch.as_tensor(sample['pred_sem_seg']['data']).squeeze()  # (H, W)
+            label = torch.as_tensor(sample['gt_sem_seg']['data']).squeeze().to(pred.device)
+            self.results.append(area_stats(pred, label, num_classes, self.ignore_index))
+
+    def compute_metrics(self, results: list[torch.Tensor]) -> dict[str, float]:
+        """Sum the areas over images; log a per-class IoU / Acc table.
+
+        Returns:
+            ``aAcc``, ``mIoU``, ``mAcc`` in percent, rounded to 2 decimals.
+        """
+        classes = self._classes()
+        total = torch.zeros(4, len(classes), dtype=torch.int64)  # (4, K)
+        for areas in results:
+            total += areas
+        total = total.double().numpy()
+        intersect, union, _, label = total
+        with np.errstate(divide='ignore', invalid='ignore'):
+            per_class = {'IoU': intersect / union, 'Acc': intersect / label}
+            a_acc = intersect.sum() / label.sum()
+        if self.nan_to_num is not None:
+            per_class = {k: np.nan_to_num(v, nan=self.nan_to_num) for k, v in per_class.items()}
+        metrics = {'aAcc': float(np.round(a_acc * 100, 2))}
+        for name, values in per_class.items():
+            mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
+            metrics[f'm{name}'] = float(np.round(mean * 100, 2))
+        rows = [[name] + [f'{per_class[k][i] * 100:.2f}' for k in per_class]
+                for i, name in enumerate(classes)]
+        print_log('per class results:\n' + format_table(['Class', 'IoU', 'Acc'], rows),
+                  logger='current')
+        return metrics
