@@ -1,0 +1,115 @@
+"""ADE20K-layout semantic segmentation dataset (mmseg 1.x ``ADE20KDataset`` semantics)."""
+import os
+import os.path as osp
+from typing import Callable, Optional, Sequence
+
+from mmengine.config import Config
+from mmengine.dataset import BaseDataset
+
+from vitdense.datasets.metainfo import complete_metainfo, make_palette
+from vitdense.datasets.paths import ADE20K_HINT, require_path
+from vitdense.registry import DATASETS
+
+ADE20K_CLASSES = (
+    'wall', 'building', 'sky', 'floor', 'tree', 'ceiling', 'road', 'bed', 'windowpane', 'grass',
+    'cabinet', 'sidewalk', 'person', 'earth', 'door', 'table', 'mountain', 'plant', 'curtain',
+    'chair', 'car', 'water', 'painting', 'sofa', 'shelf', 'house', 'sea', 'mirror', 'rug', 'field',
+    'armchair', 'seat', 'fence', 'desk', 'rock', 'wardrobe', 'lamp', 'bathtub', 'railing',
+    'cushion', 'base', 'box', 'column', 'signboard', 'chest of drawers', 'counter', 'sand', 'sink',
+    'skyscraper', 'fireplace', 'refrigerator', 'grandstand', 'path', 'stairs', 'runway', 'case',
+    'pool table', 'pillow', 'screen door', 'stairway', 'river', 'bridge', 'bookcase', 'blind',
+    'coffee table', 'toilet', 'flower', 'book', 'hill', 'bench', 'countertop', 'stove', 'palm',
+    'kitchen island', 'computer', 'swivel chair', 'boat', 'bar', 'arcade machine', 'hovel', 'bus',
+    'towel', 'light', 'truck', 'tower', 'chandelier', 'awning', 'streetlight', 'booth',
+    'television receiver', 'airplane', 'dirt track', 'apparel', 'pole', 'land', 'bannister',
+    'escalator', 'ottoman', 'bottle', 'buffet', 'poster', 'stage', 'van', 'ship', 'fountain',
+    'conveyer belt', 'canopy', 'washer', 'plaything', 'swimming pool', 'stool', 'barrel', 'basket',
+    'waterfall', 'tent', 'bag', 'minibike', 'cradle', 'oven', 'ball', 'food', 'step', 'tank',
+    'trade name', 'microwave', 'pot', 'animal', 'bicycle', 'lake', 'dishwasher', 'screen',
+    'blanket', 'sculpture', 'hood', 'sconce', 'vase', 'traffic light', 'tray', 'ashcan', 'fan',
+    'pier', 'crt screen', 'plate', 'monitor', 'bulletin board', 'shower', 'radiator', 'glass',
+    'clock', 'flag')
+
+
+@DATASETS.register_module()
+class ADE20KDataset(BaseDataset):
+    """Images and label PNGs in twin folders, as mmseg 1.x reads ADE20K.
+
+    Each ``data_list`` entry has ``img_path``, ``seg_map_path`` (None without a label folder),
+    ``reduce_zero_label``, ``num_classes`` (``len(metainfo['classes'])``, used by
+    ``LoadAnnotations`` to validate label values) and ``seg_fields=[]``.
+
+    Overriding ``metainfo=dict(classes=(...))`` sets the class names and count; label values on
+    disk are used as they are (no label remapping).
+
+    Args:
+        ann_file: optional split file relative to ``data_root``, one image name (no suffix) per
+            line; without it every ``img_suffix`` file under the image folder is used, sorted.
+        metainfo: ``dict(classes=(...), palette=...)`` (default: the 150 ADE20K classes).
+        data_root: dataset folder.
+        data_prefix: ``dict(img_path='images/training', seg_map_path='annotations/training')``
+            (relative to ``data_root``; leave out ``seg_map_path`` for unlabelled images).
+        img_suffix: image file suffix.
+        seg_map_suffix: label file suffix.
+        reduce_zero_label: label 0 ("other") becomes 255 (ignored) and the rest shift down by
+            one, as ADE20K needs.
+        indices, serialize_data, pipeline, test_mode, lazy_init, max_refetch: as
+            :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    METAINFO = dict(classes=ADE20K_CLASSES, palette=make_palette(len(ADE20K_CLASSES)))
+
+    def __init__(self, ann_file: str = '', metainfo: Optional[dict | Config] = None,
+                 data_root: str = '', data_prefix: Optional[dict] = None,
+                 img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
+                 reduce_zero_label: bool = True, indices: Optional[int | Sequence[int]] = None,
+                 serialize_data: bool = True, pipeline: Sequence[dict | Callable] = (),
+                 test_mode: bool = False, lazy_init: bool = False,
+                 max_refetch: int = 1000) -> None:
+        if data_prefix is None:
+            data_prefix = dict(img_path='images/training', seg_map_path='annotations/training')
+        unknown = set(data_prefix) - {'img_path', 'seg_map_path'}
+        if unknown or 'img_path' not in data_prefix:
+            raise ValueError("ADE20KDataset takes data_prefix=dict(img_path='<image folder>', "
+                             f"seg_map_path='<label folder>'), got {data_prefix}.")
+        self.img_suffix = img_suffix
+        self.seg_map_suffix = seg_map_suffix
+        self.reduce_zero_label = reduce_zero_label
+        super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
+                         data_prefix=data_prefix, filter_cfg=None, indices=indices,
+                         serialize_data=serialize_data, pipeline=list(pipeline),
+                         test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict | Config] = None) -> dict:
+        return complete_metainfo(super()._load_metainfo(metainfo), metainfo)
+
+    def load_data_list(self) -> list[dict]:
+        """List the images (from ``ann_file`` or the image folder) and their label files."""
+        if self.data_root:
+            require_path(self.data_root, 'Dataset folder (data_root)', ADE20K_HINT)
+        img_dir = self.data_prefix['img_path']
+        seg_dir = self.data_prefix.get('seg_map_path')
+        require_path(img_dir, 'Image folder (data_prefix.img_path)', ADE20K_HINT)
+        if seg_dir:
+            require_path(seg_dir, 'Label folder (data_prefix.seg_map_path)', ADE20K_HINT)
+        if self.ann_file:
+            require_path(self.ann_file, 'Split file (ann_file)', ADE20K_HINT)
+            with open(self.ann_file) as f:
+                names = [line.strip() for line in f if line.strip()]
+        else:
+            names = sorted(
+                osp.relpath(osp.join(root, name), img_dir)[:-len(self.img_suffix)]
+                for root, _, files in os.walk(img_dir) for name in files
+                if name.endswith(self.img_suffix))
+        if not names:
+            raise ValueError(f"No '*{self.img_suffix}' images in '{img_dir}'"
+                             + (f" (split file '{self.ann_file}' is empty)." if self.ann_file
+                                else '; check data_prefix.img_path and img_suffix.'))
+        num_classes = len(self.metainfo['classes'])
+        return [dict(img_path=osp.join(img_dir, name + self.img_suffix),
+                     seg_map_path=osp.join(seg_dir, name + self.seg_map_suffix) if seg_dir
+                     else None,
+                     reduce_zero_label=self.reduce_zero_label, num_classes=num_classes,
+                     seg_fields=[])
+                for name in names]

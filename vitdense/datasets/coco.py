@@ -1,0 +1,176 @@
+"""COCO-format detection dataset (mmdet 3.x ``CocoDataset`` semantics)."""
+import json
+import os.path as osp
+import warnings
+from collections import defaultdict
+from typing import Callable, Optional, Sequence
+
+from mmengine.config import Config
+from mmengine.dataset import BaseDataset
+
+from vitdense.datasets.metainfo import complete_metainfo, make_palette
+from vitdense.datasets.paths import COCO_HINT, require_path
+from vitdense.registry import DATASETS
+
+COCO_CLASSES = (
+    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat',
+    'traffic light', 'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog',
+    'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella',
+    'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
+    'baseball bat', 'baseball glove', 'skateboard', 'surfboard', 'tennis racket', 'bottle',
+    'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange',
+    'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
+    'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard', 'cell phone',
+    'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
+    'teddy bear', 'hair drier', 'toothbrush')
+
+FILTER_KEYS = ('filter_empty_gt', 'min_size')
+
+
+def load_json(path: str) -> dict:
+    """Read a JSON annotation file; invalid JSON raises ``ValueError`` naming file and position."""
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"Annotation file '{path}' is not valid JSON: {err.msg} at line "
+                         f'{err.lineno}, column {err.colno} (character {err.pos}). The file is '
+                         'truncated or corrupt: download or generate it again.') from err
+
+
+def clip_coco_box(bbox: Sequence[float], width: int, height: int) -> tuple[list[float], bool]:
+    """COCO [x, y, w, h] to [x1, y1, x2, y2] clipped to the image.
+
+    Returns:
+        The clipped box and whether clipping changed it. A box narrower or lower than 1 px after
+        clipping (zero-area, or outside the image) comes back as an empty list.
+    """
+    x, y, w, h = (float(v) for v in bbox)
+    box = [max(x, 0.0), max(y, 0.0), min(x + w, float(width)), min(y + h, float(height))]
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        return [], True
+    return box, box != [x, y, x + w, y + h]
+
+
+@DATASETS.register_module()
+class CocoDataset(BaseDataset):
+    """Boxes from a COCO-format annotation file, as mmdet 3.x reads them.
+
+    Each ``data_list`` entry has ``img_path``, ``img_id``, ``height``, ``width`` and
+    ``instances``: ``bbox`` [x1, y1, x2, y2] clipped to the image, ``bbox_label`` (index in
+    ``metainfo['classes']``) and ``ignore_flag`` (1 for ``iscrowd`` boxes). Boxes smaller than
+    1 px after clipping are dropped; one warning per dataset counts dropped and clipped boxes.
+
+    Args:
+        ann_file: annotation file, relative to ``data_root``.
+        metainfo: ``dict(classes=(...))`` keeps only the categories of those names, labelled
+            0..K-1 in that order (default: the 80 COCO classes).
+        data_root: dataset folder.
+        data_prefix: ``dict(img='train2017/')``, the image folder relative to ``data_root``.
+        filter_cfg: ``dict(filter_empty_gt=True, min_size=0)`` (training only): drop images
+            without a non-ignored box, and images whose shorter side is under ``min_size``.
+        indices, serialize_data, pipeline, test_mode, lazy_init, max_refetch: as
+            :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    METAINFO = dict(classes=COCO_CLASSES, palette=make_palette(len(COCO_CLASSES)))
+
+    def __init__(self, ann_file: str = '', metainfo: Optional[dict | Config] = None,
+                 data_root: str = '', data_prefix: Optional[dict] = None,
+                 filter_cfg: Optional[dict] = None, indices: Optional[int | Sequence[int]] = None,
+                 serialize_data: bool = True, pipeline: Sequence[dict | Callable] = (),
+                 test_mode: bool = False, lazy_init: bool = False,
+                 max_refetch: int = 1000) -> None:
+        data_prefix = dict(img='') if data_prefix is None else data_prefix
+        if set(data_prefix) != {'img'}:
+            raise ValueError(f"CocoDataset takes data_prefix=dict(img='<image folder>/'), got "
+                             f'{data_prefix}.')
+        unknown = set(filter_cfg or {}) - set(FILTER_KEYS)
+        if unknown:
+            raise ValueError(f'Unknown filter_cfg keys {sorted(unknown)}; CocoDataset supports '
+                             f'{FILTER_KEYS}.')
+        self.cat_ids: list[int] = []
+        self.cat2label: dict[int, int] = {}
+        self._num_dropped = self._num_clipped = 0  # boxes, counted while loading
+        super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
+                         data_prefix=data_prefix, filter_cfg=filter_cfg, indices=indices,
+                         serialize_data=serialize_data, pipeline=list(pipeline),
+                         test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict | Config] = None) -> dict:
+        return complete_metainfo(super()._load_metainfo(metainfo), metainfo)
+
+    def load_data_list(self) -> list[dict]:
+        """Read the annotation file into ``data_list`` entries (see the class docstring)."""
+        if self.data_root:
+            require_path(self.data_root, 'Dataset folder (data_root)', COCO_HINT)
+        require_path(self.ann_file, 'Annotation file (ann_file)', COCO_HINT)
+        coco = load_json(self.ann_file)
+        for key in ('images', 'categories'):  # 'annotations' is absent from test-dev files
+            if not isinstance(coco, dict) or key not in coco:
+                raise ValueError(f"Annotation file '{self.ann_file}' has no '{key}' list; it is "
+                                 'not a COCO detection file.')
+        self._set_categories(coco['categories'])
+        anns_by_image = defaultdict(list)
+        for ann in coco.get('annotations', []):
+            if ann['category_id'] in self.cat2label:
+                anns_by_image[ann['image_id']].append(ann)
+        self._num_dropped = self._num_clipped = 0
+        data_list = [self.parse_data_info(dict(raw_img_info=img,
+                                               raw_ann_info=anns_by_image[img['id']]))
+                     for img in coco['images']]
+        if self._num_dropped or self._num_clipped:
+            warnings.warn(f"'{self.ann_file}': dropped {self._num_dropped} boxes that are empty "
+                          f'or outside their image, clipped {self._num_clipped} boxes that '
+                          'cross the image border.', stacklevel=2)
+        return data_list
+
+    def _set_categories(self, categories: list[dict]) -> None:
+        """Map the category ids of ``metainfo['classes']`` (by name) to labels 0..K-1."""
+        name2id = {}
+        for cat in categories:
+            if cat['name'] in name2id:
+                raise ValueError(f"Annotation file '{self.ann_file}' has two categories named "
+                                 f"'{cat['name']}' (ids {name2id[cat['name']]} and {cat['id']}).")
+            name2id[cat['name']] = cat['id']
+        classes = self.metainfo['classes']
+        missing = [name for name in classes if name not in name2id]
+        if missing:
+            raise ValueError(f"Classes {missing} are not categories of '{self.ann_file}', which "
+                             f'has {sorted(name2id)}. Set metainfo=dict(classes=(...)) in the '
+                             'dataset config to the classes of this file.')
+        self.cat_ids = [name2id[name] for name in classes]
+        self.cat2label = {cat_id: label for label, cat_id in enumerate(self.cat_ids)}
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        """One image: ``raw_img_info`` (COCO image record), ``raw_ann_info`` (its annotations)."""
+        img = raw_data_info['raw_img_info']
+        missing = [key for key in ('id', 'file_name', 'width', 'height') if key not in img]
+        if missing:
+            raise ValueError(f"Image record {img} in '{self.ann_file}' lacks {missing}.")
+        width, height = int(img['width']), int(img['height'])
+        instances = []
+        for ann in raw_data_info['raw_ann_info']:
+            if 'bbox' not in ann:
+                raise ValueError(f"Annotation {ann.get('id')} in '{self.ann_file}' has no 'bbox'.")
+            box, clipped = clip_coco_box(ann['bbox'], width, height)
+            if not box:
+                self._num_dropped += 1
+                continue
+            self._num_clipped += int(clipped)
+            instances.append(dict(bbox=box, bbox_label=self.cat2label[ann['category_id']],
+                                  ignore_flag=int(bool(ann.get('iscrowd', 0)))))
+        return dict(img_path=osp.join(self.data_prefix['img'], img['file_name']),
+                    img_id=img['id'], height=height, width=width, instances=instances)
+
+    def filter_data(self) -> list[dict]:
+        """Apply ``filter_cfg`` in training; keep every image in ``test_mode``."""
+        if self.test_mode or not self.filter_cfg:
+            return self.data_list
+        filter_empty = self.filter_cfg.get('filter_empty_gt', False)
+        min_size = self.filter_cfg.get('min_size', 0)
+        return [info for info in self.data_list
+                if min(info['width'], info['height']) >= min_size and
+                (not filter_empty or any(not i['ignore_flag'] for i in info['instances']))]

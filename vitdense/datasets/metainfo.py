@@ -1,0 +1,43 @@
+"""Dataset meta information shared by the datasets: palettes and class overrides."""
+from typing import Optional
+
+from mmengine.config import Config
+
+
+def make_palette(num: int) -> list[tuple[int, int, int]]:
+    """``num`` distinct RGB colours, the PASCAL VOC colour map (bits of the index interleaved).
+
+    Index 0 of the VOC map (black) is skipped, so every class gets a visible colour.
+    """
+    palette = []
+    for index in range(1, num + 1):
+        rgb, code = [0, 0, 0], index
+        for bit in range(8):
+            for channel in range(3):
+                rgb[channel] |= ((code >> channel) & 1) << (7 - bit)
+            code >>= 3
+        palette.append((rgb[0], rgb[1], rgb[2]))
+    return palette
+
+
+def complete_metainfo(metainfo: dict, override: Optional[dict | Config]) -> dict:
+    """Make a dataset's merged meta information consistent after a class override.
+
+    Classes become a tuple; a palette that was not given for overridden classes is generated.
+
+    Args:
+        metainfo: the class default merged with ``override`` (mmengine's ``_load_metainfo``).
+        override: what the config passed as ``metainfo``.
+
+    Raises:
+        ValueError: the config's palette does not have one colour per class.
+    """
+    metainfo['classes'] = tuple(metainfo['classes'])
+    num = len(metainfo['classes'])
+    given = override is not None and 'palette' in override
+    if len(metainfo.get('palette', ())) != num:
+        if given:
+            raise ValueError(f"metainfo has {num} classes but {len(metainfo['palette'])} palette "
+                             f"colours; give one (R, G, B) per class or leave out 'palette'.")
+        metainfo['palette'] = make_palette(num)
+    return metainfo

@@ -1,0 +1,97 @@
+"""Packing transforms: results dict -> ``dict(inputs=uint8 (3, H, W) tensor, data_samples=...)``."""
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.structures import InstanceData, PixelData
+
+from vitdense.registry import TRANSFORMS
+from vitdense.structures import DetDataSample, SegDataSample
+
+# Meta keys that transforms leave out when they do nothing (no resize, no flip, no labels).
+META_DEFAULTS = dict(scale_factor=(1.0, 1.0), flip=False, flip_direction=None, seg_map_path=None,
+                     reduce_zero_label=False)
+DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                 'flip_direction')
+SEG_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                 'flip_direction', 'reduce_zero_label')
+
+
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
+    """(H, W, C) array -> contiguous (C, H, W) tensor of the same dtype (BGR stays BGR)."""
+    if img.ndim == 2:
+        img = img[..., None]
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))  # (C, H, W)
+
+
+def collect_meta(results: dict, keys: Sequence[str], name: str) -> dict:
+    """``results[key]`` per meta key (defaults from ``META_DEFAULTS``); a missing key raises."""
+    meta = {}
+    for key in keys:
+        if key in results:
+            meta[key] = results[key]
+        elif key in META_DEFAULTS:
+            meta[key] = META_DEFAULTS[key]
+        else:
+            raise KeyError(f"{name} meta key '{key}' is not in the results (keys: "
+                           f'{sorted(results)}); add the transform that sets it to the pipeline, '
+                           'or leave it out of meta_keys.')
+    return meta
+
+
+@TRANSFORMS.register_module()
+class PackDetInputs(BaseTransform):
+    """Pack a detection sample: ``inputs`` (3, H, W) uint8 BGR and a :class:`DetDataSample`.
+
+    ``gt_instances`` holds the boxes whose ignore flag is off (``bboxes`` (N, 4) float32 xyxy,
+    ``labels`` (N,) int64), ``ignored_instances`` the others. Both are left out when the
+    results have no ``gt_bboxes`` (inference).
+
+    Args:
+        meta_keys: results keys copied into the sample's metainfo.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = DET_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        sample = DetDataSample(metainfo=collect_meta(results, self.meta_keys, 'PackDetInputs'))
+        if 'gt_bboxes' in results:
+            fields = dict(bboxes=torch.from_numpy(
+                np.asarray(results['gt_bboxes'], np.float32).reshape(-1, 4)))
+            if 'gt_bboxes_labels' in results:
+                fields['labels'] = torch.from_numpy(
+                    np.asarray(results['gt_bboxes_labels'], np.int64))
+            ignored = torch.from_numpy(np.asarray(
+                results.get('gt_ignore_flags', np.zeros(len(fields['bboxes']))), bool))
+            sample.gt_instances = InstanceData(**{k: v[~ignored] for k, v in fields.items()})
+            sample.ignored_instances = InstanceData(**{k: v[ignored] for k, v in fields.items()})
+        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class PackSegInputs(BaseTransform):
+    """Pack a segmentation sample: ``inputs`` (3, H, W) uint8 BGR and a :class:`SegDataSample`.
+
+    ``gt_sem_seg.data`` is (1, H, W) int64 (255 = ignore), present when ``gt_seg_map`` is.
+
+    Args:
+        meta_keys: results keys copied into the sample's metainfo.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = SEG_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        sample = SegDataSample(metainfo=collect_meta(results, self.meta_keys, 'PackSegInputs'))
+        if 'gt_seg_map' in results:
+            seg = torch.from_numpy(results['gt_seg_map'].astype(np.int64))[None]  # (1, H, W)
+            sample.gt_sem_seg = PixelData(data=seg)
+        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'

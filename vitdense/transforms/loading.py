@@ -1,0 +1,147 @@
+"""Loading transforms: decode the image, read boxes and the label map (mmdet/mmseg keys)."""
+import os
+from typing import Optional
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from vitdense.registry import TRANSFORMS
+
+_PATH_HINT = ('Check data_root and data_prefix in the dataset config; the built-in dataset is '
+              'generated with `python -m vitdense.datasets.shapes --out data/shapes`.')
+
+
+def _check_backend_args(backend_args: Optional[dict], name: str) -> None:
+    if backend_args is not None:
+        raise ValueError(f'{name} reads local files only; backend_args={backend_args} is not '
+                         'supported (leave it out or set it to None).')
+
+
+def read_file(path: str, what: str) -> np.ndarray:
+    """Bytes of a local file as a uint8 array; a missing file raises naming ``path``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} '{path}' does not exist. {_PATH_HINT}")
+    with open(path, 'rb') as f:
+        return np.frombuffer(f.read(), np.uint8)
+
+
+def decode(path: str, what: str, flag: int) -> np.ndarray:
+    """Decode an image file with OpenCV; an undecodable file raises ``ValueError`` naming it."""
+    data = read_file(path, what)
+    array = cv2.imdecode(data, flag) if data.size else None
+    if array is None:
+        raise ValueError(f"{what} '{path}' ({data.size} bytes) could not be decoded: it is empty, "
+                         'truncated or not an image. Replace the file, or remove it from the '
+                         'dataset.')
+    return array
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(BaseTransform):
+    """Read ``results['img_path']`` into ``img`` (H, W, 3) uint8 BGR.
+
+    Grayscale images are expanded to 3 channels and an alpha channel is dropped; EXIF orientation
+    is applied. Sets ``img_shape`` and ``ori_shape`` (h, w).
+
+    Args:
+        to_float32: return a float32 image.
+        backend_args: only None (local files) is supported; kept for mmdet configs.
+    """
+
+    def __init__(self, to_float32: bool = False, backend_args: Optional[dict] = None) -> None:
+        _check_backend_args(backend_args, 'LoadImageFromFile')
+        self.to_float32 = to_float32
+
+    def transform(self, results: dict) -> dict:
+        img = decode(results['img_path'], 'Image file', cv2.IMREAD_COLOR)
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(to_float32={self.to_float32})'
+
+
+def reduce_zero_label(seg: np.ndarray) -> np.ndarray:
+    """0 becomes 255 (ignore), other labels shift down by 1, 255 stays: (H, W) uint8."""
+    out = seg.astype(np.int16) - 1
+    out[(seg == 0) | (seg == 255)] = 255
+    return out.astype(np.uint8)
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotations(BaseTransform):
+    """Read boxes and labels from ``results['instances']`` and the label map from a PNG.
+
+    Boxes: ``gt_bboxes`` (N, 4) float32 xyxy, ``gt_bboxes_labels`` (N,) int64,
+    ``gt_ignore_flags`` (N,) bool. Label map: ``gt_seg_map`` (H, W) uint8 from
+    ``results['seg_map_path']``, reduced when ``results['reduce_zero_label']`` (0 -> 255,
+    v -> v - 1, 255 stays), and checked against ``results['num_classes']`` when present.
+
+    Args:
+        with_bbox: load ``gt_bboxes`` and ``gt_ignore_flags``.
+        with_label: load ``gt_bboxes_labels``.
+        with_seg: load ``gt_seg_map``.
+        backend_args: only None (local files) is supported; kept for mmdet configs.
+    """
+
+    def __init__(self, with_bbox: bool = True, with_label: bool = True, with_seg: bool = False,
+                 backend_args: Optional[dict] = None) -> None:
+        _check_backend_args(backend_args, 'LoadAnnotations')
+        self.with_bbox = with_bbox
+        self.with_label = with_label
+        self.with_seg = with_seg
+
+    def transform(self, results: dict) -> dict:
+        instances = results.get('instances', []) if self.with_bbox or self.with_label else []
+        if self.with_bbox:
+            results['gt_bboxes'] = np.array([i['bbox'] for i in instances],
+                                            np.float32).reshape(-1, 4)
+            results['gt_ignore_flags'] = np.array([i['ignore_flag'] for i in instances], bool)
+        if self.with_label:
+            results['gt_bboxes_labels'] = np.array([i['bbox_label'] for i in instances], np.int64)
+        if self.with_seg:
+            self._load_seg(results)
+        return results
+
+    def _load_seg(self, results: dict) -> None:
+        path = results['seg_map_path']
+        if path is None:
+            raise ValueError(f"Image '{results.get('img_path')}' has no label file; set "
+                             'data_prefix.seg_map_path in the dataset config, or drop '
+                             'with_seg=True for unlabelled images.')
+        seg = decode(path, 'Label file', cv2.IMREAD_UNCHANGED)
+        if seg.ndim != 2:
+            raise ValueError(f"Label file '{path}' has {seg.shape[2]} channels; label maps must "
+                             'be single-channel PNGs of class indices.')
+        # ori_shape: the image as loaded (a test pipeline may resize it before this step)
+        if 'ori_shape' in results and seg.shape != tuple(results['ori_shape']):
+            h, w = results['ori_shape']
+            raise ValueError(f"Label file '{path}' is {seg.shape[1]}x{seg.shape[0]} (w x h) but "
+                             f"its image '{results.get('img_path')}' is {w}x{h}.")
+        if seg.dtype != np.uint8 and seg.max() > 255:
+            raise ValueError(f"Label file '{path}' holds values up to {int(seg.max())}; labels "
+                             'must be 0..254 (255 = ignore).')
+        reduce = bool(results.get('reduce_zero_label', False))
+        num_classes = results.get('num_classes')
+        if num_classes is not None:
+            top = num_classes if reduce else num_classes - 1
+            bad = (seg > top) & (seg != 255)
+            if bad.any():
+                values = np.unique(seg[bad]).tolist()
+                raise ValueError(
+                    f"Label file '{path}' has values {values[:20]} above {top}, but the dataset "
+                    f'has {num_classes} classes (reduce_zero_label={reduce}: valid values are '
+                    f'0..{top}, and 255 = ignore). Set metainfo=dict(classes=...) to the '
+                    'classes of these labels, or fix the label files.')
+        seg = seg.astype(np.uint8)
+        results['gt_seg_map'] = reduce_zero_label(seg) if reduce else seg
+        results.setdefault('seg_fields', []).append('gt_seg_map')
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(with_bbox={self.with_bbox}, with_label={self.with_label}, '
+                f'with_seg={self.with_seg})')
