@@ -7,15 +7,26 @@ a hint about ``custom_imports`` (the way user plugins are loaded), instead of mm
 import difflib
 from typing import Optional, Type
 
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 
@@ -67,6 +78,20 @@ OPTIM_WRAPPER_CONSTRUCTORS = _child('optim_wrapper_constructors',
                                     MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, 'vitdense.engine')
 TASK_UTILS = _child('task_utils', MMENGINE_TASK_UTILS, 'vitdense.models')
 VISUALIZERS = _child('visualizers', MMENGINE_VISUALIZERS, 'vitdense.visualization')
+# Children that hold nothing of ours yet: they let mmengine resolve its own classes under
+# default_scope='vitdense' without warning that the scope is missing from the tree.
+RUNNERS = _child('runners', MMENGINE_RUNNERS, 'vitdense.engine')
+LOOPS = _child('loops', MMENGINE_LOOPS, 'vitdense.engine')
+DATA_SAMPLERS = _child('data_samplers', MMENGINE_DATA_SAMPLERS, 'vitdense.datasets')
+OPTIMIZERS = _child('optimizers', MMENGINE_OPTIMIZERS, 'vitdense.engine')
+PARAM_SCHEDULERS = _child('param_schedulers', MMENGINE_PARAM_SCHEDULERS, 'vitdense.engine')
+EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR, 'vitdense.evaluation')
+VISBACKENDS = _child('vis_backends', MMENGINE_VISBACKENDS, 'vitdense.visualization')
+LOG_PROCESSORS = _child('log_processors', MMENGINE_LOG_PROCESSORS, 'vitdense.engine')
+MODEL_WRAPPERS = _child('model_wrappers', MMENGINE_MODEL_WRAPPERS, 'vitdense.engine')
+WEIGHT_INITIALIZERS = _child('weight_initializers', MMENGINE_WEIGHT_INITIALIZERS,
+                             'vitdense.models')
+FUNCTIONS = _child('functions', MMENGINE_FUNCTIONS, 'vitdense.datasets')
 # Standalone (not a child of MODELS): a second child of mmengine's MODELS or a grandchild would not
 # resolve under default_scope='vitdense'.
 POS_ENCODINGS = VitdenseRegistry('pos_encodings', scope='vitdense',

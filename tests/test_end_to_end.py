@@ -1,0 +1,84 @@
+"""A few iterations of train, resume and test through the real CLI, for every task."""
+import os
+import os.path as osp
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from vitdense.apis.demo import DEMO_JOBS, last_checkpoint, read_test_metrics
+from vitdense.datasets.shapes import generate_shapes
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def shapes_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('shapes')
+    generate_shapes(str(root), seed=3, num_train=12, num_val=6)
+    return str(root) + '/'
+
+
+def tiny_overrides(data_root: str, iters: int) -> list[str]:
+    opts = {
+        'model.backbone.arch': 'test',
+        'train_cfg.max_iters': iters,
+        'train_cfg.val_interval': iters,
+        'default_hooks.checkpoint.interval': 2,
+        'default_hooks.logger.interval': 1,
+        'param_scheduler.0.end': 1,
+        'param_scheduler.1.begin': 1,
+        'param_scheduler.1.end': iters,
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.batch_size': 3,
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+    }
+    for split in ('train', 'val', 'test'):
+        opts[f'{split}_dataloader.dataset.data_root'] = data_root
+    out = [f'{k}={v}' for k, v in opts.items()]
+    return out
+
+
+def run_tool(*args: str) -> None:
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, timeout=600)
+
+
+@pytest.mark.parametrize('job', DEMO_JOBS, ids=[j.name for j in DEMO_JOBS])
+def test_train_resume_test(job, shapes_root, tmp_path):
+    work = str(tmp_path / 'work')
+    opts = tiny_overrides(shapes_root, iters=2)
+    if job.name == 'detector':
+        opts.append(f'val_evaluator.ann_file={shapes_root}annotations/instances_val.json')
+        opts.append(f'test_evaluator.ann_file={shapes_root}annotations/instances_val.json')
+    run_tool('tools/train.py', job.config, '--work-dir', work, '--amp', '--cfg-options', *opts)
+    assert last_checkpoint(work).endswith('iter_2.pth')
+
+    longer = [o.replace('max_iters=2', 'max_iters=4').replace('param_scheduler.1.end=2',
+                                                                'param_scheduler.1.end=4')
+              for o in opts]
+    run_tool('tools/train.py', job.config, '--work-dir', work, '--resume', '--cfg-options',
+             *longer)
+    assert last_checkpoint(work).endswith('iter_4.pth')
+    log = open(sorted(
+        p for p in (osp.join(work, d, d + '.log') for d in os.listdir(work)) if osp.exists(p)
+    )[-1]).read()
+    assert 'resumed epoch: 0, iter: 2' in log
+
+    out = str(tmp_path / 'preds.pkl')
+    vis = str(tmp_path / 'vis')
+    run_tool('tools/test.py', job.config, last_checkpoint(work), '--work-dir', work, '--out', out,
+             '--show-dir', vis, '--cfg-options', *opts)
+    metrics = read_test_metrics(work)
+    expected = {'coco/bbox_mAP', 'coco/bbox_mAP_50'} if job.name == 'detector' else {'mIoU',
+                                                                                    'aAcc'}
+    assert expected <= set(metrics)
+    with open(out, 'rb') as f:
+        assert len(pickle.load(f)) == 6
+    assert len([f for f in os.listdir(vis) if f.endswith('.png')]) == 6
