@@ -1,13 +1,14 @@
 """A one-model-per-task detector: backbone -> neck -> detection head."""
 import torch
-from mmengine.model import BaseModel
 
 from vitdense.registry import MODELS
 from vitdense.structures import DetDataSample
 
+from .base import BackboneNeckModel
+
 
 @MODELS.register_module()
-class Detector(BaseModel):
+class Detector(BackboneNeckModel):
     """Backbone, optional neck and a detection head, following mmdet's forward contract.
 
     Each child is built once here, with its input widths and strides taken from the previous
@@ -23,20 +24,9 @@ class Detector(BaseModel):
 
     def __init__(self, backbone: dict, bbox_head: dict, neck: dict | None = None,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(type='DenseDataPreprocessor'),
-                         init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        shape = self.backbone.output_shape()
-        self.neck = None
-        if neck is not None:
-            self.neck = MODELS.build(neck, default_args=dict(input_shape=shape))
-            shape = self.neck.output_shape()
-        self.bbox_head = MODELS.build(bbox_head, default_args=dict(input_shape=shape))
-
-    def extract_feat(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """inputs: (B, 3, H, W) -> the maps the head reads."""
-        feats = self.backbone(inputs)
-        return self.neck(feats) if self.neck is not None else feats
+        super().__init__(backbone, neck, data_preprocessor, init_cfg)
+        self.bbox_head = MODELS.build(bbox_head,
+                                      default_args=dict(input_shape=self.head_input_shape))
 
     def forward(self, inputs: torch.Tensor, data_samples: list[DetDataSample] | None = None,
                 mode: str = 'tensor'):

@@ -2,16 +2,17 @@
 import math
 
 import torch
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch.nn import functional as F
 
 from vitdense.registry import MODELS
 from vitdense.structures import SegDataSample
 
+from .base import BackboneNeckModel
+
 
 @MODELS.register_module()
-class Segmentor(BaseModel):
+class Segmentor(BackboneNeckModel):
     """Backbone, optional neck and a decode head, following mmseg's forward contract.
 
     Args:
@@ -25,25 +26,15 @@ class Segmentor(BaseModel):
                  data_preprocessor: dict | None = None, test_mode: str = 'whole',
                  crop_size: tuple[int, int] | None = None, stride: tuple[int, int] | None = None,
                  init_cfg: dict | None = None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(type='DenseDataPreprocessor'),
-                         init_cfg=init_cfg)
+        super().__init__(backbone, neck, data_preprocessor, init_cfg)
         if test_mode not in ('whole', 'slide'):
             raise ValueError(f"test_mode must be 'whole' or 'slide', got {test_mode!r}")
         if test_mode == 'slide' and (crop_size is None or stride is None):
             raise ValueError("test_mode='slide' needs crop_size and stride")
         self.test_mode, self.crop_size, self.stride = test_mode, crop_size, stride
-        self.backbone = MODELS.build(backbone)
-        shape = self.backbone.output_shape()
-        self.neck = None
-        if neck is not None:
-            self.neck = MODELS.build(neck, default_args=dict(input_shape=shape))
-            shape = self.neck.output_shape()
-        self.decode_head = MODELS.build(decode_head, default_args=dict(input_shape=shape))
+        self.decode_head = MODELS.build(decode_head,
+                                        default_args=dict(input_shape=self.head_input_shape))
         self.num_classes = self.decode_head.num_classes
-
-    def extract_feat(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = self.backbone(inputs)
-        return self.neck(feats) if self.neck is not None else feats
 
     def encode_decode(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs: (B, 3, H, W) -> logits (B, K, H, W)."""
