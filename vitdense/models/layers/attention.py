@@ -34,6 +34,9 @@ class Attention(nn.Module):
             q, k, bias = self.pos_enc(q, k, hw, num_prefix)
             if bias is not None:
                 bias = bias.to(q.dtype)
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, heads, N, d)
-        x = x.transpose(1, 2).reshape(b, n, c)  # (B, N, C)
+        if q.shape[-1] != self.head_dim:  # the PE appended channels to q and k (base.py)
+            v = F.pad(v, (0, q.shape[-1] - self.head_dim))  # (B, heads, N, d'): fused kernel
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                           scale=self.head_dim ** -0.5)  # (B, heads, N, d')
+        x = x[..., :self.head_dim].transpose(1, 2).reshape(b, n, c)  # (B, N, C)
         return self.proj(x)

@@ -1,7 +1,16 @@
 from .absolute import LearnedAbsolutePE
-from .base import (AttentionPosEncoding, ConditionalPosEncoding, ResampleCache,
-                   TokenPosEncoding)
+from .base import AttentionPosEncoding, ConditionalPosEncoding, ResampleCache, TokenPosEncoding
+from .conditional import ConditionalPEG
+from .decomposed import DecomposedRelPosPE, get_rel_pos
+from .irpe import IRPE, piecewise_index
+from .relative import RelPosBiasPE, relative_position_index, resize_bias_table
 from .resample import ResampleMode, resample_grid_table
+from .rope import RoPE2d
+from .sincos import SinCos2dPE, sincos_2d_table
+from .window_tiled import WindowTiledAbsolutePE
 
-__all__ = ['AttentionPosEncoding', 'ConditionalPosEncoding', 'LearnedAbsolutePE',
-           'ResampleCache', 'ResampleMode', 'TokenPosEncoding', 'resample_grid_table']
+__all__ = ['AttentionPosEncoding', 'ConditionalPEG', 'ConditionalPosEncoding',
+           'DecomposedRelPosPE', 'IRPE', 'LearnedAbsolutePE', 'RelPosBiasPE', 'ResampleCache',
+           'ResampleMode', 'RoPE2d', 'SinCos2dPE', 'TokenPosEncoding', 'WindowTiledAbsolutePE',
+           'get_rel_pos', 'piecewise_index', 'relative_position_index', 'resample_grid_table',
+           'resize_bias_table', 'sincos_2d_table']

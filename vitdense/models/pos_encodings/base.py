@@ -87,5 +87,7 @@ class AttentionPosEncoding(nn.Module, metaclass=ABCMeta):
 
         Returns:
             q and k (possibly rotated) and an additive logit bias broadcastable to
-            (B, heads, N, N), or None.
+            (B, heads, N, N), or None. A PE may also append the same number of channels to q
+            and k (to fold a bias into the dot product); the attention then pads v to match,
+            keeps the softmax scale at head_dim^-0.5 and drops the extra output channels.
         """

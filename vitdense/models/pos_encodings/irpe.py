@@ -1,0 +1,200 @@
+"""iRPE: image relative position encoding with bucketed offsets, in bias or contextual mode."""
+import math
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from vitdense.registry import POS_ENCODINGS
+
+from .base import AttentionPosEncoding, Grid, ResampleCache
+from .grid import device_key, grid_offsets
+
+METHODS = ('euclidean', 'quant', 'product', 'cross')
+MODES = ('bias', 'contextual')
+
+
+def piecewise_index(rel: torch.Tensor, alpha: float, beta: float, gamma: float) -> torch.Tensor:
+    """The paper's Eq. 18, as in its ``piecewise_index``: long ids in [-int(beta), int(beta)].
+
+    ``round(x)`` where ``|x| <= alpha``, else ``sign(x) * min(beta, round(alpha + ln(|x| / alpha)
+    / ln(gamma / alpha) * (beta - alpha)))`` truncated to an integer (so the cap is int(beta)).
+    """
+    rel = rel.double()
+    mag = rel.abs()
+    far = alpha + torch.log(mag.clamp(min=alpha) / alpha) / math.log(gamma / alpha) * (beta - alpha)
+    far = torch.sign(rel) * far.round().clamp(max=beta)
+    return torch.where(mag <= alpha, rel.round(), far).long()
+
+
+def num_buckets(method: str, beta: float) -> int:
+    """Buckets, without the prefix bucket: (2 int(beta) + 1)^2 for 'product', else the side."""
+    side = 2 * int(beta) + 1
+    return side * side if method == 'product' else side
+
+
+@lru_cache(maxsize=64)
+def irpe_bucket_ids(method: str, hw: Grid, num_prefix: int, alpha: float, beta: float,
+                    gamma: float, device: torch.device) -> torch.Tensor:
+    """Bucket id of every token pair: (P + N, P + N); rows and columns of prefix tokens get the
+    extra id ``num_buckets(method)``. ``method`` is one of euclidean, quant, product,
+    cross_rows, cross_cols.
+    """
+    diff = grid_offsets(hw[0], hw[1], device)  # (N, N, 2) as (dy, dx)
+    shift = int(beta)
+    if method == 'product':
+        rows = piecewise_index(diff[..., 0], alpha, beta, gamma) + shift  # [0, 2 shift]
+        cols = piecewise_index(diff[..., 1], alpha, beta, gamma) + shift
+        ids = rows * (2 * shift + 1) + cols
+    else:
+        if method == 'euclidean':
+            dist = diff.square().sum(-1).double().sqrt().round()
+        elif method == 'quant':  # the released code's squared distance (REFERENCE.md)
+            dist = diff.square().sum(-1)
+        elif method in ('cross_rows', 'cross_cols'):
+            dist = diff[..., int(method == 'cross_cols')]
+        else:
+            raise ValueError(f'unknown iRPE bucket method {method!r}')
+        ids = piecewise_index(dist, alpha, beta, gamma) + shift  # [-shift, shift] -> [0, 2 shift]
+    if num_prefix:
+        extra = num_buckets(method, beta)
+        ids = nn.functional.pad(ids, (num_prefix, 0, num_prefix, 0), value=extra)
+    return ids
+
+
+class IRPELookup(nn.Module):
+    """One lookup table of iRPE (``iRPE`` in the paper's code): bias or contextual.
+
+    Args:
+        method: euclidean, quant, product, cross_rows or cross_cols.
+        mode: 'bias' (``lookup_table_bias`` (H', buckets)) or 'contextual'
+            (``lookup_table_weight`` (H', head_dim, buckets)).
+        heads: H', 1 when shared across heads.
+        head_dim: of the attention.
+        alpha, beta, gamma: of the piecewise index function.
+        prefix_bucket: one more learned bucket, shared by all pairs involving a prefix token;
+            without it those pairs get zero.
+    """
+
+    def __init__(self, method: str, mode: str, heads: int, head_dim: int, alpha: float,
+                 beta: float, gamma: float, prefix_bucket: bool):
+        super().__init__()
+        self.method, self.mode, self.prefix_bucket = method, mode, prefix_bucket
+        self.alpha, self.beta, self.gamma = alpha, beta, gamma
+        self.num_buckets = num_buckets(method, beta)
+        entries = self.num_buckets + int(prefix_bucket)
+        shape = (heads, entries) if mode == 'bias' else (heads, head_dim, entries)
+        table = nn.Parameter(torch.zeros(shape))  # zero-initialised, as the paper's code
+        if mode == 'bias':
+            self.lookup_table_bias = table
+        else:
+            self.lookup_table_weight = table
+        self._cache = ResampleCache()
+
+    def bucket_ids(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
+        return irpe_bucket_ids(self.method, tuple(hw), num_prefix, self.alpha, self.beta,
+                               self.gamma, device)
+
+    def _with_prefix_entry(self, values: torch.Tensor, num_prefix: int) -> torch.Tensor:
+        """Append the zero entry that prefix pairs read when there is no prefix bucket."""
+        if self.prefix_bucket or not num_prefix:
+            return values
+        return torch.cat([values, values.new_zeros(*values.shape[:-1], 1)], dim=-1)
+
+    def _bias(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
+        ids = self.bucket_ids(hw, num_prefix, device)  # (N, N)
+        table = self._with_prefix_entry(self.lookup_table_bias, num_prefix)  # (H', entries)
+        n = ids.shape[0]
+        return table.index_select(1, ids.flatten()).view(1, -1, n, n)  # (1, H', N, N)
+
+    def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
+        """x: (B, heads, N, head_dim), scaled q (or k) -> logit bias (1 or B, heads, N, N)."""
+        if self.mode == 'bias':
+            key = (tuple(hw), num_prefix, device_key(x))
+            return self._cache.get(self, key, lambda: self._bias(hw, num_prefix, x.device))
+        b, heads, n, _ = x.shape
+        ids = self.bucket_ids(hw, num_prefix, x.device)  # (N, N)
+        lookup = torch.matmul(x, self.lookup_table_weight.to(x.dtype))  # (B, heads, N, entries)
+        lookup = self._with_prefix_entry(lookup, num_prefix)
+        return torch.gather(lookup, 3, ids.expand(b, heads, n, n))  # (B, heads, N, N)
+
+
+class IRPECross(nn.Module):
+    """The 'cross' method: separate row and column tables whose encodings are summed."""
+
+    def __init__(self, mode: str, heads: int, head_dim: int, alpha: float, beta: float,
+                 gamma: float, prefix_bucket: bool):
+        super().__init__()
+        args = (mode, heads, head_dim, alpha, beta, gamma, prefix_bucket)
+        self.rp_rows = IRPELookup('cross_rows', *args)
+        self.rp_cols = IRPELookup('cross_cols', *args)
+
+    def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
+        return self.rp_rows(x, hw, num_prefix) + self.rp_cols(x, hw, num_prefix)
+
+
+@POS_ENCODINGS.register_module()
+class IRPE(AttentionPosEncoding):
+    """Image relative position encoding on queries and/or keys.
+
+    Wu et al. 2021, "Rethinking and Improving Relative Position Encoding for Vision
+    Transformer", arXiv 2107.14222 (``irpe.py`` of microsoft/Cream). Offsets are bucketed by the
+    piecewise index function with alpha = ratio, beta = 2 ratio, gamma = 8 ratio, so the tables
+    never need resizing: any grid maps to the same buckets. 'bias' mode adds a learned scalar
+    per bucket; 'contextual' mode adds ``q_i . p_bucket(i, j)`` (on keys, 'k') and/or
+    ``k_j . p_bucket(j, i)`` (on queries, 'q'), with q and k scaled by head_dim^-0.5 as in
+    ``RPEAttention``. The encoding on values is not supported: this slot does not see v.
+
+    Args:
+        num_heads, head_dim: of the attention.
+        ref_grid: given by the ViT; unused (the buckets do not depend on it).
+        mode: 'bias' or 'contextual'.
+        method: 'euclidean', 'quant', 'product' or 'cross'.
+        rpe_on: 'k', 'q' or 'qk'.
+        shared_head: one table shared by all heads (the released models' choice).
+        ratio: sets alpha, beta, gamma (1.9 with 'product' gives 7 x 7 = 49 buckets).
+        prefix_bucket: one extra learned bucket for pairs involving prefix tokens (the paper's
+            ``skip`` bucket); without it those pairs get zero.
+    """
+
+    TEST_CONFIGS = (dict(mode='bias', method='product'),
+                    dict(mode='contextual', method='product', prefix_bucket=True),
+                    dict(mode='contextual', method='cross', rpe_on='qk', shared_head=False),
+                    dict(mode='bias', method='euclidean', rpe_on='q', prefix_bucket=True),
+                    dict(mode='contextual', method='quant', rpe_on='qk'))
+
+    def __init__(self, num_heads: int, head_dim: int, ref_grid: Grid, mode: str = 'contextual',
+                 method: str = 'product', rpe_on: str = 'k', shared_head: bool = True,
+                 ratio: float = 1.9, prefix_bucket: bool = False):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f'IRPE: mode must be one of {MODES}, got {mode!r}')
+        if method not in METHODS:
+            raise ValueError(f'IRPE: method must be one of {METHODS}, got {method!r}')
+        if rpe_on not in ('q', 'k', 'qk'):
+            raise ValueError(f"IRPE: rpe_on must be 'q', 'k' or 'qk', got {rpe_on!r} (iRPE on "
+                             f'values needs v, which the attention PE slot does not see)')
+        self.mode, self.method, self.rpe_on, self.ratio = mode, method, rpe_on, ratio
+        self.ref_grid, self.scale = tuple(ref_grid), head_dim ** -0.5
+        heads = 1 if shared_head else num_heads
+        args = (mode, heads, head_dim, ratio, 2 * ratio, 8 * ratio, prefix_bucket)
+        build = (lambda: IRPECross(*args)) if method == 'cross' else (
+            lambda: IRPELookup(method, *args))
+        self.rpe_q = build() if 'q' in rpe_on else None
+        self.rpe_k = build() if 'k' in rpe_on else None
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        contextual = self.mode == 'contextual'
+        bias = None
+        if self.rpe_k is not None:
+            bias = self.rpe_k(q * self.scale if contextual else q, hw, num_prefix)
+        if self.rpe_q is not None:
+            on_q = self.rpe_q(k * self.scale if contextual else k, hw, num_prefix)
+            on_q = on_q.transpose(-1, -2)  # entry (i, j) = k_j . p_bucket(j, i)
+            bias = on_q if bias is None else bias + on_q
+        return q, k, bias
+
+    def extra_repr(self) -> str:
+        return (f'mode={self.mode!r}, method={self.method!r}, rpe_on={self.rpe_on!r}, '
+                f'ratio={self.ratio}')

@@ -1,0 +1,106 @@
+"""Swin-style relative position bias: one learned table of logit biases per head."""
+from functools import lru_cache
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from vitdense.registry import POS_ENCODINGS
+
+from .base import AttentionPosEncoding, Grid, ResampleCache
+from .grid import device_key, grid_offsets, pad_prefix
+
+
+@lru_cache(maxsize=64)
+def relative_position_index(hw: Grid, device: torch.device) -> torch.Tensor:
+    """Swin's index ``(dy + h - 1) * (2w - 1) + (dx + w - 1)`` for all token pairs: (N, N).
+
+    Cached per (size, device) for the life of the process.
+    """
+    h, w = hw
+    offsets = grid_offsets(h, w, device)  # (N, N, 2)
+    return (offsets[..., 0] + h - 1) * (2 * w - 1) + (offsets[..., 1] + w - 1)
+
+
+def resize_bias_table(table: torch.Tensor, src_hw: Grid, dst_hw: Grid,
+                      interpolation: str = 'bicubic') -> torch.Tensor:
+    """Resize a ((2H - 1) * (2W - 1), heads) table to ((2h - 1) * (2w - 1), heads).
+
+    The identity when the sizes match; computed in float32 (as the Swin repository's
+    ``load_pretrained``, with ``align_corners=False``).
+    """
+    if tuple(src_hw) == tuple(dst_hw):
+        return table
+    heads = table.shape[1]
+    src = (2 * src_hw[0] - 1, 2 * src_hw[1] - 1)
+    dst = (2 * dst_hw[0] - 1, 2 * dst_hw[1] - 1)
+    grid = table.float().t().reshape(1, heads, *src)  # (1, heads, 2H - 1, 2W - 1)
+    grid = F.interpolate(grid, size=dst, mode=interpolation, align_corners=False)
+    return grid.reshape(heads, dst[0] * dst[1]).t().to(table.dtype)  # ((2h-1)(2w-1), heads)
+
+
+@POS_ENCODINGS.register_module()
+class RelPosBiasPE(AttentionPosEncoding):
+    """A learned logit bias per head for every 2D offset, for a window or the global grid.
+
+    Liu et al. 2021, "Swin Transformer: Hierarchical Vision Transformer using Shifted Windows",
+    arXiv 2103.14030 (``WindowAttention``); the prefix entries follow Bao et al. 2021, "BEiT:
+    BERT Pre-Training of Image Transformers", arXiv 2106.08254.
+
+    The table holds (2H - 1)(2W - 1) offsets of the reference grid (the window for windowed
+    blocks); for another grid it is resized (bicubic by default) to (2h - 1)(2w - 1).
+    Prefix tokens (cls, registers) get a zero bias by default. With ``prefix_bias=True`` the
+    table has BEiT's three extra rows at its end, shared by all prefix tokens: prefix -> patch,
+    patch -> prefix, prefix -> prefix (windowed blocks have no prefix tokens and never use them).
+
+    Args:
+        num_heads, head_dim: of the attention.
+        ref_grid: (H, W) the table is defined at.
+        prefix_bias: add BEiT's three learned prefix entries.
+        interpolation: 'bicubic' (Swin) or 'bilinear' (HF BEiT) for resizing the table.
+        init_std: std of the truncated-normal initialisation.
+    """
+
+    TEST_CONFIGS = ({}, dict(prefix_bias=True))
+
+    def __init__(self, num_heads: int, head_dim: int, ref_grid: Grid, prefix_bias: bool = False,
+                 interpolation: str = 'bicubic', init_std: float = 0.02):
+        super().__init__()
+        if interpolation not in ('bicubic', 'bilinear'):
+            raise ValueError(f"RelPosBiasPE: interpolation must be 'bicubic' or 'bilinear', got "
+                             f'{interpolation!r}')
+        self.num_heads, self.ref_grid = num_heads, tuple(ref_grid)
+        self.prefix_bias, self.interpolation = prefix_bias, interpolation
+        self.num_offsets = (2 * self.ref_grid[0] - 1) * (2 * self.ref_grid[1] - 1)
+        rows = self.num_offsets + (3 if prefix_bias else 0)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, num_heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=init_std)
+        self._cache = ResampleCache()
+
+    def bias(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
+        """The logit bias of grid ``hw``: (1, heads, P + h * w, P + h * w)."""
+        table = self.relative_position_bias_table
+        grid_table = resize_bias_table(table[:self.num_offsets], self.ref_grid, hw,
+                                       self.interpolation)
+        index = relative_position_index(tuple(hw), device)  # (N, N)
+        n = index.shape[0]
+        bias = grid_table.t().index_select(1, index.flatten()).view(-1, n, n)  # (heads, N, N)
+        if not (num_prefix and self.prefix_bias):
+            return pad_prefix(bias, num_prefix)[None]
+        p = num_prefix
+        to_patch, from_patch, between = table[self.num_offsets:].unbind(0)  # 3 x (heads,)
+        top = torch.cat([between[:, None, None].expand(-1, p, p),
+                         to_patch[:, None, None].expand(-1, p, n)], dim=2)  # (heads, P, P + N)
+        rest = torch.cat([from_patch[:, None, None].expand(-1, n, p), bias], dim=2)
+        return torch.cat([top, rest], dim=1)[None]  # (1, heads, P + N, P + N)
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        hw = tuple(hw)
+        bias = self._cache.get(self, (hw, num_prefix, device_key(q)),
+                               lambda: self.bias(hw, num_prefix, q.device))
+        return q, k, bias
+
+    def extra_repr(self) -> str:
+        return (f'num_heads={self.num_heads}, ref_grid={self.ref_grid}, '
+                f'prefix_bias={self.prefix_bias}, interpolation={self.interpolation!r}')
