@@ -3,7 +3,7 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from vitdense.engine import AutocastOptimWrapper
 from vitdense.engine.compat import load_local_checkpoint

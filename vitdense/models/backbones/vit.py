@@ -9,6 +9,7 @@ from torch.utils.checkpoint import checkpoint
 from vitdense.models.layers import Block, PatchEmbed
 from vitdense.registry import MODELS, POS_ENCODINGS
 from vitdense.structures import ShapeSpec
+from vitdense.utils.convert import loader as weight_loader  # a module import avoids a cycle
 
 from .variants import get_vit_size
 
@@ -122,14 +123,30 @@ class ViT(BaseModule):
             if token is not None:
                 nn.init.trunc_normal_(token, std=0.02)
 
+    def init_weights(self) -> None:
+        """Load ``init_cfg=dict(type='Pretrained', checkpoint=...)`` with the converter's loader.
+
+        The checkpoint is read with ``weights_only=True``; its position table is fitted to this
+        ViT with the source codebase's resampling convention, and what could not be loaded is
+        logged.
+        """
+        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+            weight_loader.load_pretrained(self, self.init_cfg['checkpoint'])
+            self._is_init = True
+            return
+        super().init_weights()
+
     def output_shape(self) -> dict[str, ShapeSpec]:
-        """Channels and stride of every returned map."""
-        return {name: ShapeSpec(self.embed_dim, self.patch_size)
-                for name in self.out_names.values()}
+        """Channels and stride of every returned map (and of a stem's extra maps)."""
+        shapes = {name: ShapeSpec(self.embed_dim, self.patch_size)
+                  for name in self.out_names.values()}
+        extra = getattr(self.patch_embed, 'extra_output_shape', None)
+        return {**shapes, **extra()} if extra is not None else shapes
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: (B, C, H, W) -> {name: (B, dim, ceil(H / p), ceil(W / p))}."""
-        x = self.patch_embed(x)  # (B, dim, h, w)
+        x = self.patch_embed(x)  # (B, dim, h, w), or that and a stem's extra maps
+        x, outs = x if isinstance(x, tuple) else (x, {})
         b, _, h, w = x.shape
         hw = (h, w)
         x = x.flatten(2).transpose(1, 2)  # (B, h * w, dim)
@@ -138,7 +155,6 @@ class ViT(BaseModule):
         p = self.num_prefix_tokens
         if self.pos_embed is not None:
             x = self.pos_embed(x, hw, p)
-        outs = {}
         for i, block in enumerate(self.blocks):
             if self.with_checkpoint and self.training:
                 x = checkpoint(block, x, hw, p, use_reentrant=False)

@@ -41,7 +41,8 @@ class Block(nn.Module):
         windows = window_partition(grid, win)  # (B * nW, win * win, C)
         windows = self.attn(windows, (win, win), 0)
         grid = window_unpartition(windows, win, padded_hw, hw)  # (B, H, W, C)
-        return torch.cat([torch.zeros_like(x[:, :num_prefix]), grid.reshape(b, hw[0] * hw[1], c)], dim=1)
+        grid = grid.reshape(b, hw[0] * hw[1], c)  # (B, H * W, C)
+        return torch.cat([torch.zeros_like(x[:, :num_prefix]), grid], dim=1)
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         """x: (B, P + H * W, C) -> same shape."""

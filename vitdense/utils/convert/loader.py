@@ -1,0 +1,195 @@
+"""Loading a converted checkpoint into a vitdense ViT, adapting position tables on the way."""
+import logging
+import re
+from dataclasses import dataclass, field
+
+import torch
+from mmengine.logging import print_log
+from torch import nn
+from torch.nn import functional as F
+
+from vitdense.models.pos_encodings.resample import ResampleMode, resample_grid_table
+
+from .core import POS_TABLE, SOURCES, StateDict
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_pretrained` did, key by key."""
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # model keys left at their initialisation
+    unexpected: list[str] = field(default_factory=list)  # checkpoint keys with no place in model
+    mismatched: list[str] = field(default_factory=list)  # same key, other shape: not loaded
+    adapted: list[str] = field(default_factory=list)  # what was resampled, folded or re-set
+    pe_notes: list[str] = field(default_factory=list)  # position encodings that did not carry
+
+    def summary(self, path: str, meta: dict) -> str:
+        lines = [f'Loaded {len(self.loaded)} tensors from {path} (converted from '
+                 f"{meta['source']}).", *self.adapted, *self.pe_notes]
+        if self.missing:
+            lines.append(f'Left at initialisation (not in the checkpoint): '
+                         f'{collapse(self.missing)}')
+        if self.unexpected:
+            lines.append(f'Not used (no such key in the backbone): {collapse(self.unexpected)}')
+        if self.mismatched:
+            lines.append(f'Not loaded (shape differs): {", ".join(self.mismatched)}')
+        if self.missing or self.unexpected or self.mismatched:
+            lines.append(f"The checkpoint's architecture: ViT(arch=..., **{meta['vit_kwargs']})")
+        if meta.get('unconverted'):
+            lines.append(f"Source keys without a vitdense counterpart: "
+                         f"{collapse(meta['unconverted'])}")
+        return '\n'.join(lines)
+
+
+def collapse(keys: list[str]) -> str:
+    """Group block-indexed keys: ``blocks.{0..11}.attn.pos_enc.freqs (12)``."""
+    groups: dict[str, list[int]] = {}
+    for key in keys:
+        m = re.match(r'^(.*?)(\d+)(\..*)$', key)
+        pattern = f'{m.group(1)}{{i}}{m.group(3)}' if m else key
+        groups.setdefault(pattern, []).append(int(m.group(2)) if m else -1)
+    parts = []
+    for pattern, idx in groups.items():
+        if len(idx) == 1:
+            parts.append(pattern.replace('{i}', str(idx[0])))
+        else:
+            parts.append(pattern.replace('{i}', f'{{{min(idx)}..{max(idx)}}}') + f' ({len(idx)})')
+    return ', '.join(parts)
+
+
+def read_converted(path: str) -> tuple[StateDict, dict]:
+    """Read a file written by ``tools/convert_weights.py`` (``weights_only=True``)."""
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict) or meta.get('source') not in SOURCES:
+        raise ValueError(f'{path} is not a converted vitdense checkpoint (no conversion '
+                         f'metadata). Convert it first: python tools/convert_weights.py {path} '
+                         f"OUT.pth --from FORMAT, FORMAT one of: {', '.join(sorted(SOURCES))}")
+    return ckpt['state_dict'], meta
+
+
+def _token(state_dict: StateDict, meta: dict, index: int) -> tuple[str, int] | None:
+    """The checkpoint key and row of prefix token ``index`` (cls first, then registers)."""
+    if meta['use_cls_token']:
+        if index == 0:
+            return 'cls_token', 0
+        index -= 1
+    if index < meta['num_register_tokens'] and 'reg_tokens' in state_dict:
+        return 'reg_tokens', index
+    return None
+
+
+def _adapt_abs_table(state_dict: StateDict, meta: dict, pe: nn.Module,
+                     report: LoadReport) -> None:
+    """Fit the checkpoint's table to the backbone's PE: prefix rows, grid, resampling mode."""
+    table = state_dict[POS_TABLE]
+    src_rows, dst_rows = meta['pos_prefix_entries'], getattr(pe, 'prefix_entries', 0)
+    prefix, grid = table[:, :src_rows], table[:, src_rows:]
+    for i in range(dst_rows, src_rows):  # rows the backbone has no slot for: fold into tokens
+        token = _token(state_dict, meta, i)
+        if token is not None:
+            key, row = token
+            state_dict[key] = state_dict[key].clone()
+            state_dict[key][:, row] += prefix[0, i].to(state_dict[key].dtype)
+            report.adapted.append(f'pos_embed row {i} was added into {key}[{row}] (the '
+                                  f'backbone has prefix_entries={dst_rows})')
+    if dst_rows > src_rows:  # the source added nothing to these tokens
+        extra = prefix.new_zeros(1, dst_rows - src_rows, table.shape[-1])
+        report.adapted.append(f'pos_embed rows {src_rows}..{dst_rows - 1} set to zero '
+                              f'(the source has {src_rows} prefix rows)')
+    else:
+        extra = prefix.new_zeros(1, 0, table.shape[-1])
+    mode = ResampleMode(**meta['pos_embed_resample'])
+    src_grid, dst_grid = tuple(meta['ref_grid']), tuple(pe.ref_grid)
+    if src_grid != dst_grid:
+        grid = resample_grid_table(grid, src_grid, dst_grid, mode)
+        report.adapted.append(
+            f'pos_embed resampled once from {src_grid} to the backbone\'s ref_grid {dst_grid} '
+            f'({mode}); to resample from {src_grid} at every input size exactly as '
+            f"{meta['source']} does, build the PE with ref_grid={src_grid}")
+    state_dict[POS_TABLE] = torch.cat([prefix[:, :dst_rows], extra, grid], dim=1)
+    if getattr(pe, 'mode', mode) != mode:
+        report.adapted.append(f"pos_embed resampling set to {meta['source']}'s {mode} (was "
+                              f'{pe.mode}); set it in the config too, for models built without '
+                              f'init_weights')
+        pe.mode = mode
+
+
+def _resize_rel_pos(table: torch.Tensor, length: int) -> torch.Tensor:
+    """Linearly resize a (L, C) decomposed relative table to (length, C), as ViTDet does."""
+    resized = F.interpolate(table.float().t()[None], size=length, mode='linear')  # (1, C, length)
+    return resized[0].t().to(table.dtype)  # (length, C)
+
+
+def _pe_notes(state_dict: StateDict, model_sd: StateDict, backbone: nn.Module,
+              meta: dict) -> list[str]:
+    """Explain position encodings that exist on only one side."""
+    def pe_keys(keys) -> set[str]:
+        return {k for k in keys if k.startswith('pos_embed.') or '.pos_enc.' in k
+                or k.startswith('cond_pos.')}
+
+    src, dst = pe_keys(state_dict), pe_keys(model_sd)
+    notes = []
+    names = sorted({type(m).__name__ for n, m in backbone.named_modules()
+                    if n == 'pos_embed' or n.endswith('.pos_enc') or n.startswith('cond_pos.')})
+    if src - dst:
+        notes.append(f"The checkpoint's position encoding ({collapse(sorted(src - dst))}, "
+                     f"{meta['source']}) was not loaded: the backbone's PE is "
+                     f"{', '.join(names) or 'none'}.")
+    if dst - src:
+        notes.append(f"The backbone's position encoding {collapse(sorted(dst - src))} "
+                     f"({', '.join(names)}) is not in the checkpoint and stays at its "
+                     f'initialisation.')
+    return notes
+
+
+def load_pretrained(backbone: nn.Module, path: str,
+                    logger: str | logging.Logger = 'current') -> LoadReport:
+    """Load a converted checkpoint into a vitdense ViT, non-strictly, and log what happened.
+
+    The absolute table is fitted to the backbone's PE (prefix rows folded into tokens or
+    zero-filled, the grid resampled once with the source's convention when the reference
+    grids differ) and the PE's resampling mode is set to the source's, so that interpolation
+    at other input sizes matches the source codebase. Decomposed relative tables of another
+    length are resized linearly. Keys of a position encoding the backbone does not have (an
+    absolute table into a RoPE ViT, say) are skipped; everything else loads.
+
+    Args:
+        backbone: a ``ViT`` (or any module with the same key layout).
+        path: a file written by ``tools/convert_weights.py``.
+        logger: where to report, as for ``mmengine.logging.print_log``.
+
+    Returns:
+        The :class:`LoadReport`.
+    """
+    state_dict, meta = read_converted(path)
+    state_dict = dict(state_dict)
+    model_sd = backbone.state_dict()
+    report = LoadReport()
+    pe = getattr(backbone, 'pos_embed', None)
+    if POS_TABLE in state_dict and POS_TABLE in model_sd and hasattr(pe, 'ref_grid'):
+        _adapt_abs_table(state_dict, meta, pe, report)
+    for key in list(state_dict):
+        if key.endswith(('.rel_pos_h', '.rel_pos_w')) and key in model_sd:
+            length = model_sd[key].shape[0]
+            if state_dict[key].shape[0] != length:
+                report.adapted.append(f'{key} resized linearly from {state_dict[key].shape[0]} '
+                                      f'to {length} rows')
+                state_dict[key] = _resize_rel_pos(state_dict[key], length)
+    report.pe_notes = _pe_notes(state_dict, model_sd, backbone, meta)
+    to_load = {}
+    for key, value in state_dict.items():
+        if key in model_sd and model_sd[key].shape != value.shape:
+            report.mismatched.append(f'{key} (checkpoint {tuple(value.shape)}, backbone '
+                                     f'{tuple(model_sd[key].shape)})')
+        else:
+            to_load[key] = value
+    result = backbone.load_state_dict(to_load, strict=False)
+    report.missing = sorted(result.missing_keys)
+    report.unexpected = sorted(result.unexpected_keys)
+    report.loaded = sorted(set(to_load) - set(result.unexpected_keys))
+    level = (logging.WARNING if report.missing or report.unexpected or report.mismatched
+             else logging.INFO)
+    print_log(report.summary(path, meta), logger=logger, level=level)
+    return report
