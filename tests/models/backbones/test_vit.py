@@ -71,3 +71,15 @@ def test_conv_stem_feeds_the_same_transformer():
     out = vit(torch.randn(1, 3, 61, 93))
     assert set(out) == {'p3'} and out['p3'].shape == (1, 32, 8, 12)
     assert vit.output_shape()['p3'].stride == 8
+
+
+def test_residual_conv_blocks_start_as_identity_and_train():
+    torch.manual_seed(0)
+    plain = ViT('test', img_size=(32, 32), window_size=2, global_indices=(1,), use_cls_token=True)
+    res = ViT('test', img_size=(32, 32), window_size=2, global_indices=(1,), use_cls_token=True,
+              residual_indices=(0,))
+    res.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(2, 3, 45, 61)
+    torch.testing.assert_close(res(x)['p4'], plain(x)['p4'])
+    res(x)['p4'].sum().backward()
+    assert res.res_convs['0'].norm3.weight.grad.abs().sum() > 0

@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from vitdense.models.layers import Block, PatchEmbed
+from vitdense.models.layers import Block, PatchEmbed, ResBottleneckBlock
 from vitdense.registry import MODELS, POS_ENCODINGS
 from vitdense.structures import ShapeSpec
 from vitdense.utils.convert import loader as weight_loader  # a module import avoids a cycle
@@ -38,6 +38,7 @@ class ViT(BaseModule):
         num_register_tokens: learned register tokens after the cls token (Darcet et al. 2023).
         window_size: window side for windowed blocks (0: all blocks global).
         global_indices: blocks with global attention when ``window_size > 0``.
+        residual_indices: blocks followed by a residual bottleneck conv block (ViTDet).
         out_indices: blocks whose outputs are returned (negative indices count from the end).
         drop_path_rate: stochastic depth, increasing linearly to this rate.
         layer_scale: LayerScale init value, or None.
@@ -53,7 +54,8 @@ class ViT(BaseModule):
                  cond_pos_enc: dict | None = None, cond_pos_indices: tuple[int, ...] = (0,),
                  attn_pos_enc: dict | None = None, use_cls_token: bool = False,
                  num_register_tokens: int = 0, window_size: int = 0,
-                 global_indices: tuple[int, ...] = (), out_indices: tuple[int, ...] = (-1,),
+                 global_indices: tuple[int, ...] = (), residual_indices: tuple[int, ...] = (),
+                 out_indices: tuple[int, ...] = (-1,),
                  drop_path_rate: float = 0.0, layer_scale: float | None = None,
                  qkv_bias: bool = True, out_norm: bool = True, with_checkpoint: bool = False,
                  init_cfg: dict | None = None):
@@ -102,6 +104,9 @@ class ViT(BaseModule):
             blocks.append(Block(dim, size.num_heads, size.mlp_ratio, qkv_bias, dpr[i],
                                 layer_scale, win, attn_pe))
         self.blocks = nn.ModuleList(blocks)
+        self.res_convs = nn.ModuleDict({
+            str(self._absolute(i, 'residual_indices')): ResBottleneckBlock(dim)
+            for i in residual_indices})
 
         self.out_indices = tuple(sorted(self._absolute(i, 'out_indices') for i in out_indices))
         last = self.out_indices[-1]
@@ -160,6 +165,10 @@ class ViT(BaseModule):
                 x = checkpoint(block, x, hw, p, use_reentrant=False)
             else:
                 x = block(x, hw, p)
+            if str(i) in self.res_convs:
+                grid = x[:, p:].transpose(1, 2).reshape(b, -1, h, w)  # (B, dim, h, w)
+                grid = self.res_convs[str(i)](grid).flatten(2).transpose(1, 2)  # (B, h * w, dim)
+                x = torch.cat([x[:, :p], grid], dim=1)
             if str(i) in self.cond_pos:
                 x = self.cond_pos[str(i)](x, hw, p)
             if i in self.out_names:

@@ -1,5 +1,6 @@
 from .attention import Attention
 from .block import Block
+from .conv_block import ResBottleneckBlock
 from .drop_path import DropPath, LayerScale, drop_path
 from .mlp import Mlp
 from .norm import LayerNorm2d, build_norm2d
@@ -7,5 +8,5 @@ from .patch_embed import PatchEmbed
 from .windows import pad_to_multiple, window_partition, window_unpartition
 
 __all__ = ['Attention', 'Block', 'DropPath', 'LayerNorm2d', 'LayerScale', 'Mlp', 'PatchEmbed',
-           'build_norm2d', 'drop_path', 'pad_to_multiple', 'window_partition',
-           'window_unpartition']
+           'ResBottleneckBlock', 'build_norm2d', 'drop_path', 'pad_to_multiple',
+           'window_partition', 'window_unpartition']
