@@ -4,7 +4,7 @@ _base_ = [
     '../_base_/models/fpnseg_vit.py', '../_base_/datasets/shapes_segmentation.py',
     '../_base_/schedules/adamw_iter.py', '../_base_/default_runtime.py'
 ]
-max_iters = 400
+max_iters = 300
 model = dict(
     backbone=dict(
         arch='tiny',
