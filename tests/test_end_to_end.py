@@ -82,3 +82,20 @@ def test_train_resume_test(job, shapes_root, tmp_path):
     with open(out, 'rb') as f:
         assert len(pickle.load(f)) == 6
     assert len([f for f in os.listdir(vis) if f.endswith('.png')]) == 6
+
+
+@pytest.mark.slow
+def test_distributed_training_on_cpu_with_gloo(shapes_root, tmp_path):
+    """torchrun + --launcher pytorch on a machine without CUDA (compat layer: gloo, no device)."""
+    job = DEMO_JOBS[1]
+    work = str(tmp_path / 'dist')
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+           '--master_port=29517', 'tools/train.py', job.config, '--work-dir', work,
+           '--launcher', 'pytorch', '--cfg-options', *tiny_overrides(shapes_root, iters=2)]
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=600)
+    assert last_checkpoint(work).endswith('iter_2.pth')
+    log = open(sorted(
+        p for p in (osp.join(work, d, d + '.log') for d in os.listdir(work)) if osp.exists(p)
+    )[-1]).read()
+    assert 'Distributed training: True' in log and "'backend': 'gloo'" in log
