@@ -16,15 +16,6 @@ SHAPES = {f'p{int(math.log2(s))}': ShapeSpec(32, s) for s in STRIDES}
 PAD = (64, 96)  # a 61 x 93 image padded to a multiple of 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convs gain nothing from threads and slow down badly on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_head(**kwargs) -> FCOSHead:
     torch.manual_seed(0)
     cfg = dict(type='FCOSHead', num_classes=3, feat_channels=32, stacked_convs=2, **kwargs)
