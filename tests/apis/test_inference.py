@@ -1,0 +1,36 @@
+import cv2
+import numpy as np
+import torch
+
+from vitdense.apis import inference_model, init_model, load_config
+from vitdense.apis.demo import DEMO_JOBS
+
+
+def tiny(config):
+    cfg = load_config(config)
+    cfg.model.backbone.arch = 'test'
+    return cfg
+
+
+def test_detector_predicts_in_original_pixels(tmp_path):
+    model = init_model(tiny(DEMO_JOBS[0].config))
+    img = np.random.default_rng(0).integers(0, 255, (97, 143, 3), dtype=np.uint8)
+    path = str(tmp_path / 'img.jpg')
+    cv2.imwrite(path, img)
+    from_path = inference_model(model, path)
+    from_array = inference_model(model, [img])[0]
+    assert from_path.ori_shape == (97, 143)
+    boxes = from_array.pred_instances.bboxes
+    assert (boxes[:, 0::2] <= 143).all() and (boxes[:, 1::2] <= 97).all()
+
+
+def test_segmentor_round_trips_a_checkpoint(tmp_path):
+    cfg = tiny(DEMO_JOBS[1].config)
+    model = init_model(cfg)
+    path = str(tmp_path / 'seg.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    loaded = init_model(cfg, path)
+    img = np.random.default_rng(1).integers(0, 255, (61, 93, 3), dtype=np.uint8)
+    a, b = inference_model(model, img), inference_model(loaded, img)
+    assert a.pred_sem_seg.data.shape == (1, 61, 93)
+    torch.testing.assert_close(a.seg_logits.data, b.seg_logits.data)

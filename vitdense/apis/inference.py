@@ -1,0 +1,66 @@
+"""Build a model from a config and a checkpoint, and run it on images."""
+import copy
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.runner import load_checkpoint
+
+from vitdense.registry import MODELS
+from vitdense.utils import register_all_modules
+
+from .launch import load_config
+
+
+def init_model(config: str | Config, checkpoint: str | None = None,
+               device: str = 'cpu') -> torch.nn.Module:
+    """The model of ``config`` in eval mode, with ``checkpoint``'s weights when given.
+
+    The config's test pipeline and dataset classes are kept on the model (``model.cfg``,
+    ``model.dataset_meta``) for :func:`inference_model`.
+    """
+    cfg = load_config(config) if isinstance(config, str) else config
+    register_all_modules()
+    model = MODELS.build(cfg.model)
+    model.dataset_meta = dict(cfg.test_dataloader.dataset.get('metainfo', {}))
+    if checkpoint is not None:
+        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        meta = ckpt.get('meta', {}).get('dataset_meta')
+        if meta:
+            model.dataset_meta = meta
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def _test_pipeline(cfg: Config) -> Compose:
+    """The test pipeline without annotation loading (inference has no labels)."""
+    steps = [copy.deepcopy(s) for s in cfg.test_dataloader.dataset.pipeline
+             if s['type'] != 'LoadAnnotations']
+    return Compose(steps)
+
+
+def inference_model(model: torch.nn.Module, imgs: str | np.ndarray | Sequence):
+    """Predict on one image or a list: paths, or H x W x 3 BGR uint8 arrays.
+
+    Returns a data sample (``pred_instances`` or ``pred_sem_seg`` at the original image size),
+    or a list of them when given a list.
+    """
+    single = isinstance(imgs, (str, np.ndarray))
+    items = [imgs] if single else list(imgs)
+    pipeline = _test_pipeline(model.cfg)
+    batch = []
+    for i, img in enumerate(items):
+        if isinstance(img, str):
+            batch.append(pipeline(dict(img_path=img, img_id=i)))
+        else:
+            steps = [t for t in pipeline.transforms if type(t).__name__ != 'LoadImageFromFile']
+            results = dict(img=img, img_id=i, img_path='', img_shape=img.shape[:2],
+                           ori_shape=img.shape[:2])
+            for step in steps:
+                results = step(results)
+            batch.append(results)
+    with torch.no_grad():
+        out = model.test_step(pseudo_collate(batch))
+    return out[0] if single else out
