@@ -4,6 +4,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vitdense.models.layers import build_norm2d
+from vitdense.models.losses import CrossEntropyLoss
 from vitdense.registry import MODELS
 from vitdense.structures import SegDataSample, ShapeSpec
 
@@ -38,8 +39,8 @@ class FPNFuseHead(nn.Module):
                            f'{sorted(input_shape)}')
         self.in_features = names
         self.num_classes = num_classes
-        self.ignore_index = ignore_index
-        self.loss_weight = loss_weight
+        self.loss_ce = CrossEntropyLoss(ignore_index=ignore_index, loss_weight=loss_weight,
+                                        avg_non_ignore=True)
         self.out_stride = min(input_shape[n].stride for n in names)
         self.lateral = nn.ModuleDict({
             n: nn.Sequential(nn.Conv2d(input_shape[n].channels, channels, 3, padding=1,
@@ -70,7 +71,4 @@ class FPNFuseHead(nn.Module):
         target = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
         logits = F.interpolate(logits, size=target.shape[-2:], mode='bilinear',
                                align_corners=False)  # (B, K, H, W)
-        valid = (target != self.ignore_index).sum().clamp(min=1)
-        loss = F.cross_entropy(logits.float(), target, ignore_index=self.ignore_index,
-                               reduction='sum') / valid
-        return dict(loss_ce=loss * self.loss_weight)
+        return dict(loss_ce=self.loss_ce(logits.float(), target))
