@@ -1,6 +1,11 @@
-"""Data samples (mmdet 3.x / mmseg 1.x field names) and the backbone shape record."""
+"""Data samples (mmdet 3.x / mmseg 1.x / mmpretrain 1.x field names) and the backbone shape
+record."""
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Callable
 
+import numpy as np
+import torch
 from mmengine.structures import BaseDataElement, InstanceData, PixelData
 
 
@@ -56,3 +61,92 @@ for _name in ('gt_instances', 'ignored_instances', 'pred_instances'):
     setattr(DetDataSample, _name, _typed_property(_name, InstanceData))
 for _name in ('gt_sem_seg', 'pred_sem_seg', 'seg_logits'):
     setattr(SegDataSample, _name, _typed_property(_name, PixelData))
+
+
+def format_label(value: int | Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A class index (or several) as a 1-D int64 tensor, as mmpretrain's ``format_label``.
+
+    A single index (int or 0-d tensor/array) becomes shape (1,); a sequence of N indices (N,).
+    """
+    if isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0:
+        value = value.reshape(1)  # (1,)
+    if isinstance(value, (bool, str, bytes)) or not isinstance(
+            value, (int, Sequence, np.ndarray, torch.Tensor)):
+        raise TypeError(f'A label must be an int, a sequence of ints, an array or a tensor, '
+                        f'got {type(value).__name__}.')
+    if isinstance(value, int):
+        return torch.tensor([value], dtype=torch.long)  # (1,)
+    label = torch.as_tensor(np.asarray(value) if isinstance(value, np.ndarray) else value)
+    if label.is_floating_point() or label.ndim != 1:
+        raise TypeError(f'A label tensor must hold integer class indices in one dimension, got '
+                        f'dtype {label.dtype} and shape {tuple(label.shape)}.')
+    return label.long()
+
+
+def format_score(value: Sequence[float] | np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Class scores as a 1-D float tensor (K,), as mmpretrain's ``format_score``.
+
+    Arrays and sequences become float32; a floating-point tensor keeps its dtype.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray,
+                                                                 torch.Tensor)):
+        raise TypeError(f'A score must be a sequence, an array or a tensor, got '
+                        f'{type(value).__name__}.')
+    score = value if isinstance(value, torch.Tensor) else torch.as_tensor(
+        np.asarray(value), dtype=torch.float32)
+    if score.ndim != 1:
+        raise ValueError(f'A score must be one value per class (K,), got shape '
+                         f'{tuple(score.shape)}.')
+    return score if score.is_floating_point() else score.float()
+
+
+class ClsDataSample(BaseDataElement):
+    """One image's classification sample (mmpretrain 1.x ``DataSample`` field names).
+
+    Fields: ``gt_label`` and ``pred_label`` (int64 (1,) for one class index, (N,) for several),
+    ``pred_score`` (float (K,), the softmax over the K classes). Assigning an int, a sequence or
+    an array converts it; ``set_gt_label`` / ``set_pred_label`` / ``set_pred_score`` do the same
+    and return the sample, as mmpretrain's. Metainfo: ``img_path``, ``ori_shape``, ``img_shape``.
+    """
+
+    gt_label: torch.Tensor
+    pred_label: torch.Tensor
+    pred_score: torch.Tensor
+
+    def set_gt_label(self, value: int | Sequence[int] | np.ndarray | torch.Tensor
+                     ) -> 'ClsDataSample':
+        """Set ``gt_label`` and return the sample."""
+        self.gt_label = value
+        return self
+
+    def set_pred_label(self, value: int | Sequence[int] | np.ndarray | torch.Tensor
+                       ) -> 'ClsDataSample':
+        """Set ``pred_label`` and return the sample."""
+        self.pred_label = value
+        return self
+
+    def set_pred_score(self, value: Sequence[float] | np.ndarray | torch.Tensor
+                       ) -> 'ClsDataSample':
+        """Set ``pred_score`` and return the sample."""
+        self.pred_score = value
+        return self
+
+
+def _converted_property(name: str, convert: Callable[[Any], torch.Tensor]) -> property:
+    def fget(self):
+        return getattr(self, f'_{name}')
+
+    def fset(self, value):
+        self.set_field(convert(value), f'_{name}', dtype=torch.Tensor)
+
+    def fdel(self):
+        del self[f'_{name}']
+
+    return property(fget, fset, fdel)
+
+
+for _name in ('gt_label', 'pred_label'):
+    setattr(ClsDataSample, _name, _converted_property(_name, format_label))
+ClsDataSample.pred_score = _converted_property('pred_score', format_score)

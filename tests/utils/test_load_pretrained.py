@@ -181,3 +181,35 @@ def test_init_cfg_pretrained_loads_through_load_pretrained(tmp_path):
     assert vit.pos_embed.mode.antialias is True  # timm's convention, from the metadata
     assert vit.pos_embed.table.shape == (1, 36, 32)  # resampled to the 6 x 6 reference grid
     torch.testing.assert_close(vit.blocks[1].mlp.fc2.weight, source.blocks[1].mlp.fc2.weight)
+
+
+def test_prefix_loads_the_backbone_of_a_saved_model(tmp_path):
+    """mmdet's convention: init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')
+    takes the backbone out of another model's training checkpoint, and a table saved at another
+    (square) grid is resampled to this backbone's."""
+    abs_pe = dict(pos_embed=dict(type='LearnedAbsolutePE'), use_cls_token=True)
+    src = random_vit(0, img=32, **abs_pe)
+    ckpt = {'meta': {'iter': 3},
+            'state_dict': {**{f'backbone.{k}': v for k, v in src.state_dict().items()},
+                           'head.fc.weight': torch.zeros(8, 4)}}
+    torch.save(ckpt, tmp_path / 'model.pth')
+    same = random_vit(1, img=32, **abs_pe)
+    report = load_pretrained(same, str(tmp_path / 'model.pth'), prefix='backbone.')
+    assert not report.missing and not report.unexpected and not report.mismatched
+    for key, value in src.state_dict().items():
+        assert torch.equal(same.state_dict()[key], value), key
+    x = torch.randn(1, 3, 40, 24)
+    for name, value in src(x).items():
+        torch.testing.assert_close(same(x)[name], value)
+
+    bigger = random_vit(2, img=48, **abs_pe)  # 6 x 6 reference grid: the 4 x 4 table is resampled
+    report = load_pretrained(bigger, str(tmp_path / 'model.pth'), prefix='backbone.')
+    assert not report.missing and not report.mismatched
+    assert any('resampled once from (4, 4)' in line for line in report.adapted)
+    rows = bigger.pos_embed.prefix_entries
+    expected = resample_grid_table(src.state_dict()['pos_embed.table'][:, rows:], (4, 4), (6, 6),
+                                   bigger.pos_embed.mode)
+    torch.testing.assert_close(bigger.state_dict()['pos_embed.table'][:, rows:], expected)
+
+    with pytest.raises(ValueError, match="no weights under the prefix 'encoder.'"):
+        load_pretrained(same, str(tmp_path / 'model.pth'), prefix='encoder.')

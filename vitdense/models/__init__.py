@@ -1,1 +1,10 @@
-from . import backbones, detectors, heads, layers, losses, necks, pos_encodings  # noqa: F401
+from . import (  # noqa: F401
+    backbones,
+    classifiers,
+    detectors,
+    heads,
+    layers,
+    losses,
+    necks,
+    pos_encodings,
+)

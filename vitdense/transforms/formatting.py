@@ -7,13 +7,14 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import InstanceData, PixelData
 
 from vitdense.registry import TRANSFORMS
-from vitdense.structures import DetDataSample, SegDataSample
+from vitdense.structures import ClsDataSample, DetDataSample, SegDataSample
 
 # Meta keys that transforms leave out when they do nothing (no resize, no flip, no labels).
 META_DEFAULTS = dict(scale_factor=(1.0, 1.0), flip=False, flip_direction=None, seg_map_path=None,
                      reduce_zero_label=False)
 DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                  'flip_direction')
+CLS_META_KEYS = ('img_path', 'ori_shape', 'img_shape')
 SEG_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                  'flip_direction', 'reduce_zero_label')
 
@@ -91,6 +92,30 @@ class PackSegInputs(BaseTransform):
         if 'gt_seg_map' in results:
             seg = torch.from_numpy(results['gt_seg_map'].astype(np.int64))[None]  # (1, H, W)
             sample.gt_sem_seg = PixelData(data=seg)
+        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class PackClsInputs(BaseTransform):
+    """Pack a classification sample: ``inputs`` (3, H, W) uint8 BGR and a :class:`ClsDataSample`.
+
+    ``gt_label`` (int64 (1,)) comes from ``results['gt_label']`` when present (mmpretrain's
+    ``PackInputs``).
+
+    Args:
+        meta_keys: results keys copied into the sample's metainfo.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = CLS_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        sample = ClsDataSample(metainfo=collect_meta(results, self.meta_keys, 'PackClsInputs'))
+        if 'gt_label' in results:
+            sample.gt_label = results['gt_label']
         return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
 
     def __repr__(self) -> str:

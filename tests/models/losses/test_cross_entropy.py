@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -46,3 +47,15 @@ def test_sigmoid_ce_expands_integer_labels_and_ignores():
     per_elem = F.binary_cross_entropy_with_logits(logits, onehot, reduction='none')
     valid = torch.tensor([1.0, 1, 1, 0, 1, 1])[:, None]
     torch.testing.assert_close(loss, (per_elem * valid).sum() / 15)
+
+
+def test_softmax_ce_label_smoothing_matches_torch_with_ignored_pixels():
+    logits, labels = seg_batch()
+    loss = CrossEntropyLoss(label_smoothing=0.1)(logits, labels)
+    torch.testing.assert_close(
+        loss, F.cross_entropy(logits, labels, ignore_index=255, label_smoothing=0.1))
+    assert not torch.allclose(loss, CrossEntropyLoss()(logits, labels))
+    with pytest.raises(ValueError, match=r'label_smoothing must be in \[0, 1\)'):
+        CrossEntropyLoss(label_smoothing=1.0)
+    with pytest.raises(ValueError, match='softmax only'):
+        CrossEntropyLoss(label_smoothing=0.1, use_sigmoid=True)

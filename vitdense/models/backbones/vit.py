@@ -129,14 +129,16 @@ class ViT(BaseModule):
                 nn.init.trunc_normal_(token, std=0.02)
 
     def init_weights(self) -> None:
-        """Load ``init_cfg=dict(type='Pretrained', checkpoint=...)`` with the converter's loader.
+        """Load ``init_cfg=dict(type='Pretrained', checkpoint=..., [prefix='backbone.'])``.
 
-        The checkpoint is read with ``weights_only=True``; its position table is fitted to this
+        The checkpoint (a ``tools/convert_weights.py`` file, or with ``prefix`` one saved by a
+        vitdense model) is read with ``weights_only=True``; its position table is fitted to this
         ViT with the source codebase's resampling convention, and what could not be loaded is
         logged.
         """
         if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
-            weight_loader.load_pretrained(self, self.init_cfg['checkpoint'])
+            weight_loader.load_pretrained(self, self.init_cfg['checkpoint'],
+                                          prefix=self.init_cfg.get('prefix'))
             self._is_init = True
             return
         super().init_weights()

@@ -1,1 +1,1 @@
-from . import det, seg  # noqa: F401
+from . import cls, det, seg  # noqa: F401

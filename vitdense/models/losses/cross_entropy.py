@@ -15,7 +15,7 @@ def softmax_cross_entropy(pred: Tensor, label: Tensor, weight: Optional[Tensor] 
                           class_weight: Optional[Tensor] = None, ignore_index: int = 255,
                           reduction: str = 'mean',
                           avg_factor: Optional[Union[float, Tensor]] = None,
-                          avg_non_ignore: bool = True) -> Tensor:
+                          avg_non_ignore: bool = True, label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy with an ignore label.
 
     Args:
@@ -28,12 +28,14 @@ def softmax_cross_entropy(pred: Tensor, label: Tensor, weight: Optional[Tensor] 
         avg_factor: explicit normaliser for ``'mean'``.
         avg_non_ignore: with ``'mean'`` and no ``avg_factor``, average over non-ignored elements
             only (otherwise over all elements, as mmseg's default).
+        label_smoothing: mix the one-hot target with the uniform distribution by this amount
+            (Szegedy et al. 2016, "Rethinking the Inception Architecture", arXiv 1512.00567).
 
     Returns:
         Scalar loss, or a loss shaped like ``label`` with ``reduction='none'``.
     """
     loss = F.cross_entropy(pred, label.long(), weight=class_weight, reduction='none',
-                           ignore_index=ignore_index)
+                           ignore_index=ignore_index, label_smoothing=label_smoothing)
     if avg_factor is None and avg_non_ignore and reduction == 'mean':
         avg_factor = (label != ignore_index).sum().float()
     return weight_reduce_loss(loss, weight, reduction, avg_factor)
@@ -96,14 +98,22 @@ class CrossEntropyLoss(nn.Module):
         avg_non_ignore: ``'mean'`` averages over non-ignored elements only.
         class_weight: per-class weights, or None.
         reduction: default reduction, ``'none'``, ``'mean'`` or ``'sum'``.
+        label_smoothing: softmax only: target = (1 - s) * one-hot + s / C.
     """
 
     def __init__(self, use_sigmoid: bool = False, ignore_index: int = 255,
                  loss_weight: float = 1.0, avg_non_ignore: bool = True,
                  class_weight: Optional[Sequence[float]] = None,
-                 reduction: str = 'mean') -> None:
+                 reduction: str = 'mean', label_smoothing: float = 0.0) -> None:
         super().__init__()
         check_reduction(reduction, 'CrossEntropyLoss')
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f'CrossEntropyLoss label_smoothing must be in [0, 1), got '
+                             f'{label_smoothing}.')
+        if label_smoothing and use_sigmoid:
+            raise ValueError('CrossEntropyLoss label_smoothing is supported with softmax only; '
+                             'set use_sigmoid=False or label_smoothing=0.')
+        self.label_smoothing = label_smoothing
         self.use_sigmoid = use_sigmoid
         self.ignore_index = ignore_index
         self.loss_weight = loss_weight
@@ -119,11 +129,16 @@ class CrossEntropyLoss(nn.Module):
         """See :func:`softmax_cross_entropy` / :func:`sigmoid_cross_entropy` for shapes."""
         reduction = reduction_override or self.reduction
         check_reduction(reduction, 'CrossEntropyLoss')
-        fn = sigmoid_cross_entropy if self.use_sigmoid else softmax_cross_entropy
         class_weight = None if self.class_weight is None else self.class_weight.to(pred.dtype)
-        return self.loss_weight * fn(pred, label, weight, class_weight, self.ignore_index,
-                                     reduction, avg_factor, self.avg_non_ignore)
+        if self.use_sigmoid:
+            return self.loss_weight * sigmoid_cross_entropy(
+                pred, label, weight, class_weight, self.ignore_index, reduction, avg_factor,
+                self.avg_non_ignore)
+        return self.loss_weight * softmax_cross_entropy(
+            pred, label, weight, class_weight, self.ignore_index, reduction, avg_factor,
+            self.avg_non_ignore, self.label_smoothing)
 
     def extra_repr(self) -> str:
         return (f'use_sigmoid={self.use_sigmoid}, ignore_index={self.ignore_index}, '
-                f'loss_weight={self.loss_weight}, avg_non_ignore={self.avg_non_ignore}')
+                f'loss_weight={self.loss_weight}, avg_non_ignore={self.avg_non_ignore}, '
+                f'label_smoothing={self.label_smoothing}')

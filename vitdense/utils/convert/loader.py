@@ -25,8 +25,8 @@ class LoadReport:
     pe_notes: list[str] = field(default_factory=list)  # position encodings that did not carry
 
     def summary(self, path: str, meta: dict) -> str:
-        lines = [f'Loaded {len(self.loaded)} tensors from {path} (converted from '
-                 f"{meta['source']}).", *self.adapted, *self.pe_notes]
+        lines = [f"Loaded {len(self.loaded)} tensors from {path} (source: {meta['source']}).",
+                 *self.adapted, *self.pe_notes]
         if self.missing:
             lines.append(f'Left at initialisation (not in the checkpoint): '
                          f'{collapse(self.missing)}')
@@ -34,7 +34,7 @@ class LoadReport:
             lines.append(f'Not used (no such key in the backbone): {collapse(self.unexpected)}')
         if self.mismatched:
             lines.append(f'Not loaded (shape differs): {", ".join(self.mismatched)}')
-        if self.missing or self.unexpected or self.mismatched:
+        if (self.missing or self.unexpected or self.mismatched) and 'vit_kwargs' in meta:
             lines.append(f"The checkpoint's architecture: ViT(arch=..., **{meta['vit_kwargs']})")
         if meta.get('unconverted'):
             lines.append(f"Source keys without a vitdense counterpart: "
@@ -67,6 +67,43 @@ def read_converted(path: str) -> tuple[StateDict, dict]:
                          f'metadata). Convert it first: python tools/convert_weights.py {path} '
                          f"OUT.pth --from FORMAT, FORMAT one of: {', '.join(sorted(SOURCES))}")
     return ckpt['state_dict'], meta
+
+
+def read_model_checkpoint(path: str, prefix: str, backbone: nn.Module) -> tuple[StateDict, dict]:
+    """The ``prefix`` part of a checkpoint saved by a vitdense model (mmdet's convention for
+    starting from another model's backbone, e.g. ``prefix='backbone.'``).
+
+    The weights come from a ViT built by this library, so the resampling mode and prefix rows
+    are taken to be this backbone's; the absolute table's grid is read from its length (this
+    backbone's reference grid when the count matches, else a square grid).
+    """
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
+                  if k.startswith(prefix) and isinstance(v, torch.Tensor)}
+    if not state_dict:
+        raise ValueError(f"{path} has no weights under the prefix {prefix!r}: give the prefix "
+                         f"of the backbone in the model that saved it (e.g. 'backbone.'), or "
+                         f"leave prefix out for a file written by tools/convert_weights.py.")
+    pe = getattr(backbone, 'pos_embed', None)
+    prefix_rows = getattr(pe, 'prefix_entries', 0)
+    meta = dict(source=f'the {prefix!r} weights of a vitdense model', ref_grid=None,
+                pos_prefix_entries=prefix_rows, use_cls_token='cls_token' in state_dict,
+                num_register_tokens=(state_dict['reg_tokens'].shape[1]
+                                     if 'reg_tokens' in state_dict else 0))
+    if POS_TABLE in state_dict and hasattr(pe, 'ref_grid'):
+        cells = state_dict[POS_TABLE].shape[1] - prefix_rows
+        side = round(cells ** 0.5)
+        if cells == pe.ref_grid[0] * pe.ref_grid[1]:
+            meta['ref_grid'] = list(pe.ref_grid)
+        elif side * side == cells:
+            meta['ref_grid'] = [side, side]
+        else:
+            raise ValueError(f'{path}: the position table under {prefix!r} has {cells} grid '
+                             f'rows, neither this backbone\'s ref_grid {tuple(pe.ref_grid)} nor '
+                             f'a square; build the backbone with the img_size it was trained at.')
+        meta['pos_embed_resample'] = dict(vars(pe.mode))
+    return state_dict, meta
 
 
 def _token(state_dict: StateDict, meta: dict, index: int) -> tuple[str, int] | None:
@@ -144,8 +181,8 @@ def _pe_notes(state_dict: StateDict, model_sd: StateDict, backbone: nn.Module,
     return notes
 
 
-def load_pretrained(backbone: nn.Module, path: str,
-                    logger: str | logging.Logger = 'current') -> LoadReport:
+def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger = 'current',
+                    prefix: str | None = None) -> LoadReport:
     """Load a converted checkpoint into a vitdense ViT, non-strictly, and log what happened.
 
     The absolute table is fitted to the backbone's PE (prefix rows folded into tokens or
@@ -157,13 +194,18 @@ def load_pretrained(backbone: nn.Module, path: str,
 
     Args:
         backbone: a ``ViT`` (or any module with the same key layout).
-        path: a file written by ``tools/convert_weights.py``.
+        path: a file written by ``tools/convert_weights.py``, or with ``prefix`` a checkpoint
+            saved by a vitdense model (see :func:`read_model_checkpoint`).
         logger: where to report, as for ``mmengine.logging.print_log``.
+        prefix: the backbone's key prefix in a vitdense model checkpoint, e.g. 'backbone.'.
 
     Returns:
         The :class:`LoadReport`.
     """
-    state_dict, meta = read_converted(path)
+    if prefix:
+        state_dict, meta = read_model_checkpoint(path, prefix, backbone)
+    else:
+        state_dict, meta = read_converted(path)
     state_dict = dict(state_dict)
     model_sd = backbone.state_dict()
     report = LoadReport()
