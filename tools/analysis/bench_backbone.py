@@ -2,9 +2,11 @@
 
 Both backbones: width 768, depth 12, patch 16, window 14 with global blocks 2/5/8/11, a learned
 absolute table at the 14 x 14 pre-training grid resampled to the input grid, and decomposed
-relative position in every block. vitdense runs in two variants: ``ours`` adds the
-decomposed relative position as a logit bias (the PE's default), ``ours_fold`` folds it into
-q and k (``fold_into_qk=True``) so that SDPA keeps its fused kernel. For each model and dtype
+relative position in every block. vitdense runs in two variants: ``ours`` is the PE's
+default, a factored logit bias that the attention applies by query chunks, recomputing each
+chunk in backward (``layers/decomposed_attention.py``: no N x N tensor is kept); ``ours_fold``
+folds the bias into q and k (``fold_into_qk=True``) so that SDPA keeps its fused kernel on
+head_dim + h + w channels. For each model and dtype
 (fp32; bf16 under CPU autocast) a
 fresh subprocess builds the model, runs one forward+backward and records its peak memory (peak
 RSS minus the RSS before it: activations, gradients and workspace; parameters are excluded),
@@ -237,7 +239,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--size', type=int, default=1024, help='input side (square)')
     parser.add_argument('--repeats', type=int, default=1,
                         help='timed runs per measurement, after the memory/warm-up run')
-    parser.add_argument('--headline', default='ours_fold', choices=['ours', 'ours_fold'],
+    parser.add_argument('--headline', default='ours', choices=['ours', 'ours_fold'],
                         help='the vitdense variant of the last line and of the checkpointing run')
     parser.add_argument('--ckpt-dtypes', nargs='*', default=['bf16'], choices=list(DTYPES),
                         help='dtypes to measure activation checkpointing in')

@@ -5,6 +5,8 @@ from torch.nn import functional as F
 
 from vitdense.models.pos_encodings.base import AttentionPosEncoding, Grid
 
+from .decomposed_attention import DecomposedBias, decomposed_bias_attention
+
 
 class Attention(nn.Module):
     """Multi-head self-attention (Vaswani et al. 2017, arXiv 1706.03762).
@@ -26,17 +28,26 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         """x: (B, N, C) with N = num_prefix + h * w -> (B, N, C)."""
-        b, n, c = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim)  # (B, N, 3, h, d)
+        return self.proj(self.attend(self.qkv(x), hw, num_prefix))
+
+    def attend(self, qkv: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
+        """The attention between the projections: qkv (B, N, 3C) from ``self.qkv`` -> (B, N, C).
+
+        Split from :meth:`forward` so that a windowed block can project the unpadded grid.
+        """
+        b, n, _ = qkv.shape
+        qkv = qkv.reshape(b, n, 3, self.num_heads, self.head_dim)  # (B, N, 3, heads, d)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, heads, N, d)
         bias = None
         if self.pos_enc is not None:
             q, k, bias = self.pos_enc(q, k, hw, num_prefix)
-            if bias is not None:
-                bias = bias.to(q.dtype)
+        scale = self.head_dim ** -0.5
+        if isinstance(bias, DecomposedBias):  # factored: never made N x N
+            x = decomposed_bias_attention(q, k, v, bias, scale)  # (B, heads, N, d)
+            return x.transpose(1, 2).reshape(b, n, -1)  # (B, N, C)
+        if bias is not None:
+            bias = bias.to(q.dtype)
         if q.shape[-1] != self.head_dim:  # the PE appended channels to q and k (base.py)
             v = F.pad(v, (0, q.shape[-1] - self.head_dim))  # (B, heads, N, d'): fused kernel
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                           scale=self.head_dim ** -0.5)  # (B, heads, N, d')
-        x = x[..., :self.head_dim].transpose(1, 2).reshape(b, n, c)  # (B, N, C)
-        return self.proj(x)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)  # (B,n,N,d')
+        return x[..., :self.head_dim].transpose(1, 2).reshape(b, n, -1)  # (B, N, C)

@@ -37,12 +37,14 @@ class Block(nn.Module):
         b, _, c = x.shape
         win = self.window_size
         grid = x[:, num_prefix:].reshape(b, hw[0], hw[1], c)  # (B, H, W, C)
-        grid, padded_hw = pad_to_multiple(grid, win)
-        windows = window_partition(grid, win)  # (B * nW, win * win, C)
-        windows = self.attn(windows, (win, win), 0)
+        # project before padding and after cropping: a padded token's qkv is the qkv bias
+        qkv, padded_hw = pad_to_multiple(self.attn.qkv(grid), win, self.attn.qkv.bias)
+        windows = self.attn.attend(window_partition(qkv, win), (win, win), 0)  # (B*nW, win², C)
         grid = window_unpartition(windows, win, padded_hw, hw)  # (B, H, W, C)
-        grid = grid.reshape(b, hw[0] * hw[1], c)  # (B, H * W, C)
-        return torch.cat([torch.zeros_like(x[:, :num_prefix]), grid], dim=1)
+        grid = self.attn.proj(grid).reshape(b, hw[0] * hw[1], c)  # (B, H * W, C)
+        if not num_prefix:
+            return grid
+        return torch.cat([grid.new_zeros(b, num_prefix, c), grid], dim=1)  # (B, P + H * W, C)
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         """x: (B, P + H * W, C) -> same shape."""

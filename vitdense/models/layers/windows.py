@@ -3,16 +3,29 @@ import torch
 from torch.nn import functional as F
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Zero-pad a (B, H, W, C) map at the bottom/right so H and W are multiples of ``multiple``.
+def pad_to_multiple(x: torch.Tensor, multiple: int,
+                    value: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad a (B, H, W, C) map at the bottom/right so H and W are multiples of ``multiple``.
+
+    Args:
+        x: (B, H, W, C).
+        multiple: the window side.
+        value: (C,) vector for the padded positions (e.g. a projection's bias, which is what
+            zero padding becomes after that projection); None pads with zeros.
 
     Returns:
         The padded map (B, Hp, Wp, C) and the padded size (Hp, Wp).
     """
-    h, w = x.shape[1:3]
+    b, h, w, c = x.shape
     pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if pad_h or pad_w:
+    if value is None and (pad_h or pad_w):
         x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    elif value is not None:
+        value = value.to(x.dtype)
+        if pad_w:
+            x = torch.cat([x, value.expand(b, h, pad_w, c)], dim=2)  # (B, H, Wp, C)
+        if pad_h:
+            x = torch.cat([x, value.expand(b, pad_h, w + pad_w, c)], dim=1)  # (B, Hp, Wp, C)
     return x, (h + pad_h, w + pad_w)
 
 

@@ -87,7 +87,10 @@ class AttentionPosEncoding(nn.Module, metaclass=ABCMeta):
 
         Returns:
             q and k (possibly rotated) and an additive logit bias broadcastable to
-            (B, heads, N, N), or None. A PE may also append the same number of channels to q
-            and k (to fold a bias into the dot product); the attention then pads v to match,
-            keeps the softmax scale at head_dim^-0.5 and drops the extra output channels.
+            (B, heads, N, N), or None. A bias of the form ``r_h[i, y_j] + r_w[i, x_j]`` may
+            be returned factored, as a ``DecomposedBias`` (vitdense.models.layers); the
+            attention then applies it by query chunks without making the N x N tensor. A PE
+            may also append the same number of channels to q and k (to fold a bias into the
+            dot product); the attention then pads v to match, keeps the softmax scale at
+            head_dim^-0.5 and drops the extra output channels.
         """

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vitdense.models.layers.decomposed_attention import DecomposedBias
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
@@ -49,15 +50,17 @@ class DecomposedRelPosPE(AttentionPosEncoding):
 
     ``rel_pos_h`` (2H - 1, head_dim) and ``rel_pos_w`` (2W - 1, head_dim) are defined at the
     reference grid (the window for windowed blocks) and linearly interpolated to 2h - 1 and
-    2w - 1 for another grid. Prefix tokens get a zero bias. The returned bias has the batch
-    dimension, (B, heads, N, N), because it depends on q; in training SDPA then takes its
-    non-fused path (the fused CPU kernel has no gradient for a bias).
+    2w - 1 for another grid. Prefix tokens get a zero bias. The bias depends on q, so it is
+    returned factored, as a :class:`DecomposedBias` of the two (B, heads, N, h) and
+    (B, heads, N, w) terms: the attention applies it by query chunks and recomputes each chunk
+    in backward, so that no (B, heads, N, N) tensor is made or kept (``bias`` gives the dense
+    one, and adding a tensor to the factored bias makes it dense).
 
-    With ``fold_into_qk`` no N x N tensor is made: q gets the h + w values
-    ``q_i . R_h[y_i - y] / s`` and ``q_i . R_w[x_i - x] / s`` (s = head_dim^-0.5) appended, k the
-    one-hot row and column of its token, so the extended dot product times s is the logit plus
-    the bias, and SDPA keeps its fused kernel (on head_dim + h + w channels). Same result;
-    far less memory on large global grids, and about the same time on CPU.
+    With ``fold_into_qk`` q gets the h + w values ``q_i . R_h[y_i - y] / s`` and
+    ``q_i . R_w[x_i - x] / s`` (s = head_dim^-0.5) appended, k the one-hot row and column of
+    its token, so the extended dot product times s is the logit plus the bias, and SDPA keeps
+    its fused kernel (on head_dim + h + w channels). Same result; slower than the default on
+    CPU.
 
     Args:
         num_heads, head_dim: of the attention.
@@ -108,12 +111,14 @@ class DecomposedRelPosPE(AttentionPosEncoding):
         return pad_prefix(bias.reshape(b, heads, n, n), num_prefix)  # (B, heads, P+N, P+N)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
-                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        if not self.fold_into_qk:
-            return q, k, self.bias(q, hw, num_prefix)
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, DecomposedBias | None]:
         b, heads, _, _ = q.shape
         h, w = hw
         rel_h, rel_w = self.relative_terms(q, hw, num_prefix)
+        if not self.fold_into_qk:
+            rel_h = rel_h.reshape(b, heads, h * w, h)  # (B, heads, N, h)
+            rel_w = rel_w.reshape(b, heads, h * w, w)  # (B, heads, N, w)
+            return q, k, DecomposedBias(rel_h, rel_w, num_prefix)
         extra_q = torch.cat([rel_h, rel_w], dim=-1).reshape(b, heads, h * w, h + w)
         extra_q = F.pad(extra_q / self.scale, (0, 0, num_prefix, 0))  # (B, heads, P + N, h + w)
         extra_k = key_position_channels(hw, num_prefix, q.device).to(k.dtype)  # (P + N, h + w)
