@@ -1,4 +1,7 @@
-"""A few iterations of train, resume and test through the real CLI, for every task."""
+"""A few iterations of train, resume and test through the real CLI, for every task, chained as
+`make demo` chains them: the dense models start from the pretraining job's backbone."""
+import glob
+import json
 import os
 import os.path as osp
 import pickle
@@ -7,7 +10,7 @@ import sys
 
 import pytest
 
-from vitdense.apis.demo import DEMO_JOBS, last_checkpoint, read_test_metrics
+from vitdense.apis.demo import DEMO_JOBS, demo_job, last_checkpoint, read_test_metrics
 from vitdense.datasets.shapes import generate_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -50,15 +53,47 @@ def run_tool(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, timeout=600)
 
 
-@pytest.mark.parametrize('job', DEMO_JOBS, ids=[j.name for j in DEMO_JOBS])
-def test_train_resume_test(job, shapes_root, tmp_path):
+@pytest.fixture(scope='module')
+def pretrained(shapes_root, tmp_path_factory) -> str:
+    """The demo's pretraining job, 3 iterations: its checkpoint."""
+    work = str(tmp_path_factory.mktemp('pretrain'))
+    run_tool('tools/train.py', demo_job('pretrain').config, '--work-dir', work, '--cfg-options',
+             *tiny_overrides(shapes_root, iters=3))
+    return last_checkpoint(work)
+
+
+DENSE_JOBS = [job for job in DEMO_JOBS if job.backbone_from]
+
+
+def test_pretraining_logs_its_loss_and_accuracy(pretrained):
+    scalars = glob.glob(osp.join(osp.dirname(pretrained), '*', 'vis_data', 'scalars.json'))
+    with open(scalars[0]) as f:
+        logged = [json.loads(line) for line in f if line.strip()]
+    assert sum('loss_cls' in line for line in logged) == 3
+    top1 = [line['accuracy/top1'] for line in logged if 'accuracy/top1' in line]
+    assert len(top1) == 1 and 0 <= top1[0] <= 100
+
+
+def test_demo_jobs_chain_to_existing_jobs():
+    names = [job.name for job in DEMO_JOBS]
+    for job in DENSE_JOBS:
+        assert job.backbone_from in names[:names.index(job.name)]
+
+
+@pytest.mark.parametrize('job', DENSE_JOBS, ids=[j.name for j in DENSE_JOBS])
+def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
     work = str(tmp_path / 'work')
     opts = tiny_overrides(shapes_root, iters=2)
+    opts.append(f'model.backbone.init_cfg.checkpoint={pretrained}')
     if job.name == 'detector':
         opts.append(f'val_evaluator.ann_file={shapes_root}annotations/instances_val.json')
         opts.append(f'test_evaluator.ann_file={shapes_root}annotations/instances_val.json')
     run_tool('tools/train.py', job.config, '--work-dir', work, '--amp', '--cfg-options', *opts)
     assert last_checkpoint(work).endswith('iter_2.pth')
+    log = open(sorted(
+        p for p in (osp.join(work, d, d + '.log') for d in os.listdir(work)) if osp.exists(p)
+    )[-1]).read()
+    assert f"from {pretrained} (source: the 'backbone.' weights of a vitdense model)" in log
 
     longer = [o.replace('max_iters=2', 'max_iters=4').replace('param_scheduler.1.end=2',
                                                                 'param_scheduler.1.end=4')
@@ -87,12 +122,13 @@ def test_train_resume_test(job, shapes_root, tmp_path):
 @pytest.mark.slow
 def test_distributed_training_on_cpu_with_gloo(shapes_root, tmp_path):
     """torchrun + --launcher pytorch on a machine without CUDA (compat layer: gloo, no device)."""
-    job = DEMO_JOBS[1]
+    job = demo_job('segmentor')
     work = str(tmp_path / 'dist')
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
            '--master_port=29517', 'tools/train.py', job.config, '--work-dir', work,
-           '--launcher', 'pytorch', '--cfg-options', *tiny_overrides(shapes_root, iters=2)]
+           '--launcher', 'pytorch', '--cfg-options', *tiny_overrides(shapes_root, iters=2),
+           'model.backbone.init_cfg=None']
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=600)
     assert last_checkpoint(work).endswith('iter_2.pth')
     log = open(sorted(

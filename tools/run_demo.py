@@ -1,7 +1,9 @@
-"""The `make demo` job: train and evaluate the demo detector and segmentor on `shapes`.
+"""The `make demo` job: pretrain a ViT backbone on `shapes` object crops, fine-tune the demo
+detector and segmentor from it, and evaluate all three on the val split.
 
 Each model is trained with tools/train.py and evaluated with tools/test.py (the real CLI, in
-subprocesses); the script then prints one table and where the drawn predictions are.
+subprocesses); a job's backbone comes from the checkpoint of the job named in its
+``backbone_from``. The script then prints one table and where the drawn predictions are.
 """
 import argparse
 import subprocess
@@ -22,17 +24,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--work-root', default='work_dirs/demo')
     parser.add_argument('--cfg-options', nargs='*', default=[],
-                        help='extra overrides for both trainings, e.g. train_cfg.max_iters=10')
+                        help='extra overrides for every training, e.g. train_cfg.max_iters=10')
     args = parser.parse_args()
-    rows = []
+    rows, checkpoints = [], {}
     for job in DEMO_JOBS:
         work_dir = f'{args.work_root}/{job.name}'
-        extra = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
+        options = list(args.cfg_options)
+        if job.backbone_from:
+            options.append(f'model.backbone.init_cfg.checkpoint={checkpoints[job.backbone_from]}')
+        extra = ['--cfg-options', *options] if options else []
         train_s = run([sys.executable, 'tools/train.py', job.config, '--work-dir', work_dir,
                        '--amp', *extra])
-        vis_dir = f'{work_dir}/vis'
-        test_s = run([sys.executable, 'tools/test.py', job.config, last_checkpoint(work_dir),
-                      '--work-dir', work_dir, '--show-dir', vis_dir])
+        checkpoints[job.name] = last_checkpoint(work_dir)
+        vis_dir = f'{work_dir}/vis' if job.draw else None
+        test_s = run([sys.executable, 'tools/test.py', job.config, checkpoints[job.name],
+                      '--work-dir', work_dir, *(['--show-dir', vis_dir] if vis_dir else [])])
         rows.append((job, train_s + test_s, read_test_metrics(work_dir), vis_dir))
     print(format_table(rows))
 

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from vitdense.apis import inference_model, init_model, load_config
-from vitdense.apis.demo import DEMO_JOBS
+from vitdense.apis.demo import demo_job
 
 
 def tiny(config):
@@ -13,7 +13,7 @@ def tiny(config):
 
 
 def test_detector_predicts_in_original_pixels(tmp_path):
-    model = init_model(tiny(DEMO_JOBS[0].config))
+    model = init_model(tiny(demo_job('detector').config))
     img = np.random.default_rng(0).integers(0, 255, (97, 143, 3), dtype=np.uint8)
     path = str(tmp_path / 'img.jpg')
     cv2.imwrite(path, img)
@@ -25,7 +25,7 @@ def test_detector_predicts_in_original_pixels(tmp_path):
 
 
 def test_segmentor_round_trips_a_checkpoint(tmp_path):
-    cfg = tiny(DEMO_JOBS[1].config)
+    cfg = tiny(demo_job('segmentor').config)
     model = init_model(cfg)
     path = str(tmp_path / 'seg.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)

@@ -213,3 +213,6 @@ def test_prefix_loads_the_backbone_of_a_saved_model(tmp_path):
 
     with pytest.raises(ValueError, match="no weights under the prefix 'encoder.'"):
         load_pretrained(same, str(tmp_path / 'model.pth'), prefix='encoder.')
+
+    with pytest.raises(FileNotFoundError, match=r"'nowhere.pth' \(the backbone's init_cfg"):
+        load_pretrained(same, 'nowhere.pth', prefix='backbone.')

@@ -15,7 +15,7 @@ from mmengine.dataset import pseudo_collate
 from torch import nn
 
 from vitdense.apis import load_config
-from vitdense.apis.demo import DEMO_JOBS
+from vitdense.apis.demo import demo_job
 from vitdense.registry import DATASETS, MODELS
 from vitdense.structures import ShapeSpec
 
@@ -46,8 +46,8 @@ def main() -> None:
     parser.add_argument('--lr', type=float, default=1e-3)
     args = parser.parse_args()
     MODELS.register_module(module=ProbeCNN, force=True)
-    cfg = load_config(DEMO_JOBS[1].config)
-    cfg.model.backbone = dict(type='ProbeCNN')
+    cfg = load_config(demo_job('segmentor').config)
+    cfg.model.backbone = dict(type='ProbeCNN')  # from scratch: no init_cfg
     torch.manual_seed(0)
     random.seed(0)
     model = MODELS.build(cfg.model).train()

@@ -7,15 +7,41 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DemoJob:
+    """One `make demo` training.
+
+    Attributes:
+        name: the job's name (its work dir under the demo's work root).
+        config: the config it trains and tests.
+        backbone_from: the job whose last checkpoint initialises this job's backbone
+            (``model.backbone.init_cfg.checkpoint``), or None.
+        draw: whether tools/test.py draws its predictions (dense jobs).
+    """
+
     name: str
     config: str
+    backbone_from: str | None = None
+    draw: bool = True
 
 
+# No pretrained weights can be downloaded here, and a ViT learns the shapes far faster from a
+# backbone that already tells them apart (docs/benchmarks.md): the demo first pretrains it on
+# object crops, then fine-tunes the detector and the segmentor from it.
 DEMO_JOBS = (
-    DemoJob('detector', 'configs/fcos/fcos_vit-t-conv_1xb8-demo_shapes.py'),
-    DemoJob('segmentor', 'configs/fpnseg/fpnseg_vit-t-conv_1xb8-demo_shapes.py'),
+    DemoJob('pretrain', 'configs/cls/cls_vit-t-conv_1xb64-demo_shapes-crops.py', draw=False),
+    DemoJob('detector', 'configs/fcos/fcos_vit-t-conv_1xb8-demo_shapes.py',
+            backbone_from='pretrain'),
+    DemoJob('segmentor', 'configs/fpnseg/fpnseg_vit-t-conv_1xb8-demo_shapes.py',
+            backbone_from='pretrain'),
 )
-COLUMNS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'aAcc')
+COLUMNS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'aAcc')
+
+
+def demo_job(name: str) -> DemoJob:
+    """The demo job called ``name``."""
+    for job in DEMO_JOBS:
+        if job.name == name:
+            return job
+    raise KeyError(f"No demo job {name!r}; the jobs are {[j.name for j in DEMO_JOBS]}")
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -37,8 +63,8 @@ def read_test_metrics(work_dir: str) -> dict[str, float]:
     return {k: v for line in lines for k, v in line.items() if k in COLUMNS}
 
 
-def format_table(rows: list[tuple[DemoJob, float, dict[str, float], str]]) -> str:
-    """rows: (job, wall seconds, metrics, folder of drawn predictions) -> a text table."""
+def format_table(rows: list[tuple[DemoJob, float, dict[str, float], str | None]]) -> str:
+    """rows: (job, wall seconds, metrics, folder of drawn predictions or None) -> a table."""
     head = ('config', 'wall time') + COLUMNS
     body = [(osp.basename(job.config), f'{secs / 60:.1f} min',
              *(f'{metrics[c]:.3f}' if c.startswith('coco') and c in metrics else
@@ -48,5 +74,5 @@ def format_table(rows: list[tuple[DemoJob, float, dict[str, float], str]]) -> st
     line = '+'.join('-' * (w + 2) for w in widths)
     fmt = lambda r: ' | '.join(str(v).ljust(w) for v, w in zip(r, widths))  # noqa: E731
     out = [line, fmt(head), line] + [fmt(r) for r in body] + [line]
-    out += [f'Predictions drawn for {job.name}: {vis}' for job, _, _, vis in rows]
+    out += [f'Predictions drawn for {job.name}: {vis}' for job, _, _, vis in rows if vis]
     return '\n'.join(out)

@@ -1,5 +1,6 @@
 """Loading a converted checkpoint into a vitdense ViT, adapting position tables on the way."""
 import logging
+import os.path as osp
 import re
 from dataclasses import dataclass, field
 
@@ -202,6 +203,12 @@ def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger
     Returns:
         The :class:`LoadReport`.
     """
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f"Pretrained checkpoint '{path}' (the backbone's init_cfg.checkpoint) does not exist. "
+            f'Convert downloaded weights with tools/convert_weights.py, or train the model it '
+            f"comes from first (with prefix='backbone.', a vitdense model's checkpoint); or set "
+            f'model.backbone.init_cfg=None to start from scratch.')
     if prefix:
         state_dict, meta = read_model_checkpoint(path, prefix, backbone)
     else:
