@@ -59,8 +59,10 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
 
 def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
                      out: str | None = None, show_dir: str | None = None,
-                     cfg_options: dict | None = None, launcher: str = 'none') -> Config:
-    """The config ``tools/test.py`` runs: load ``checkpoint``, optionally dump and draw."""
+                     cfg_options: dict | None = None, launcher: str = 'none',
+                     show_score_thr: float = 0.3) -> Config:
+    """The config ``tools/test.py`` runs: load ``checkpoint``, optionally dump and draw (boxes
+    scoring at least ``show_score_thr``)."""
     cfg = load_config(config, cfg_options)
     cfg.work_dir = work_dir or cfg.get('work_dir') or _default_work_dir(config)
     cfg.load_from = checkpoint
@@ -70,6 +72,7 @@ def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
         cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=out)]
     if show_dir is not None:
         hooks = list(cfg.get('custom_hooks', []))
-        cfg.custom_hooks = hooks + [dict(type='DrawPredictionsHook', out_dir=show_dir)]
+        cfg.custom_hooks = hooks + [dict(type='DrawPredictionsHook', out_dir=show_dir,
+                                         score_thr=show_score_thr)]
     setup_distributed(cfg, launcher)
     return cfg
