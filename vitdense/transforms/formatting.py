@@ -41,8 +41,35 @@ def collect_meta(results: dict, keys: Sequence[str], name: str) -> dict:
     return meta
 
 
+class _PackInputs(BaseTransform):
+    """Shared by the packing transforms: ``inputs`` (3, H, W) uint8 BGR and a data sample of
+    ``SAMPLE`` type with ``meta_keys`` (default ``META_KEYS``) in its metainfo; a subclass adds
+    its ground truth in :meth:`add_targets`.
+
+    Args:
+        meta_keys: results keys copied into the sample's metainfo.
+    """
+
+    SAMPLE: type = DetDataSample
+    META_KEYS: tuple[str, ...] = ()
+
+    def __init__(self, meta_keys: Sequence[str] | None = None) -> None:
+        self.meta_keys = tuple(self.META_KEYS if meta_keys is None else meta_keys)
+
+    def add_targets(self, sample, results: dict) -> None:
+        """Put the ground truth of ``results`` (when it has some) into ``sample``."""
+
+    def transform(self, results: dict) -> dict:
+        sample = self.SAMPLE(metainfo=collect_meta(results, self.meta_keys, type(self).__name__))
+        self.add_targets(sample, results)
+        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+
+
 @TRANSFORMS.register_module()
-class PackDetInputs(BaseTransform):
+class PackDetInputs(_PackInputs):
     """Pack a detection sample: ``inputs`` (3, H, W) uint8 BGR and a :class:`DetDataSample`.
 
     ``gt_instances`` holds the boxes whose ignore flag is off (``bboxes`` (N, 4) float32 xyxy,
@@ -50,73 +77,55 @@ class PackDetInputs(BaseTransform):
     results have no ``gt_bboxes`` (inference).
 
     Args:
-        meta_keys: results keys copied into the sample's metainfo.
+        meta_keys: results keys copied into the sample's metainfo (default ``DET_META_KEYS``).
     """
 
-    def __init__(self, meta_keys: Sequence[str] = DET_META_KEYS) -> None:
-        self.meta_keys = tuple(meta_keys)
+    SAMPLE, META_KEYS = DetDataSample, DET_META_KEYS
 
-    def transform(self, results: dict) -> dict:
-        sample = DetDataSample(metainfo=collect_meta(results, self.meta_keys, 'PackDetInputs'))
-        if 'gt_bboxes' in results:
-            fields = dict(bboxes=torch.from_numpy(
-                np.asarray(results['gt_bboxes'], np.float32).reshape(-1, 4)))
-            if 'gt_bboxes_labels' in results:
-                fields['labels'] = torch.from_numpy(
-                    np.asarray(results['gt_bboxes_labels'], np.int64))
-            ignored = torch.from_numpy(np.asarray(
-                results.get('gt_ignore_flags', np.zeros(len(fields['bboxes']))), bool))
-            sample.gt_instances = InstanceData(**{k: v[~ignored] for k, v in fields.items()})
-            sample.ignored_instances = InstanceData(**{k: v[ignored] for k, v in fields.items()})
-        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+    def add_targets(self, sample: DetDataSample, results: dict) -> None:
+        if 'gt_bboxes' not in results:
+            return
+        fields = dict(bboxes=torch.from_numpy(
+            np.asarray(results['gt_bboxes'], np.float32).reshape(-1, 4)))
+        if 'gt_bboxes_labels' in results:
+            fields['labels'] = torch.from_numpy(np.asarray(results['gt_bboxes_labels'], np.int64))
+        ignored = torch.from_numpy(np.asarray(
+            results.get('gt_ignore_flags', np.zeros(len(fields['bboxes']))), bool))
+        sample.gt_instances = InstanceData(**{k: v[~ignored] for k, v in fields.items()})
+        sample.ignored_instances = InstanceData(**{k: v[ignored] for k, v in fields.items()})
 
 
 @TRANSFORMS.register_module()
-class PackSegInputs(BaseTransform):
+class PackSegInputs(_PackInputs):
     """Pack a segmentation sample: ``inputs`` (3, H, W) uint8 BGR and a :class:`SegDataSample`.
 
     ``gt_sem_seg.data`` is (1, H, W) int64 (255 = ignore), present when ``gt_seg_map`` is.
 
     Args:
-        meta_keys: results keys copied into the sample's metainfo.
+        meta_keys: results keys copied into the sample's metainfo (default ``SEG_META_KEYS``).
     """
 
-    def __init__(self, meta_keys: Sequence[str] = SEG_META_KEYS) -> None:
-        self.meta_keys = tuple(meta_keys)
+    SAMPLE, META_KEYS = SegDataSample, SEG_META_KEYS
 
-    def transform(self, results: dict) -> dict:
-        sample = SegDataSample(metainfo=collect_meta(results, self.meta_keys, 'PackSegInputs'))
+    def add_targets(self, sample: SegDataSample, results: dict) -> None:
         if 'gt_seg_map' in results:
             seg = torch.from_numpy(results['gt_seg_map'].astype(np.int64))[None]  # (1, H, W)
             sample.gt_sem_seg = PixelData(data=seg)
-        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
 
 
 @TRANSFORMS.register_module()
-class PackClsInputs(BaseTransform):
+class PackClsInputs(_PackInputs):
     """Pack a classification sample: ``inputs`` (3, H, W) uint8 BGR and a :class:`ClsDataSample`.
 
     ``gt_label`` (int64 (1,)) comes from ``results['gt_label']`` when present (mmpretrain's
     ``PackInputs``).
 
     Args:
-        meta_keys: results keys copied into the sample's metainfo.
+        meta_keys: results keys copied into the sample's metainfo (default ``CLS_META_KEYS``).
     """
 
-    def __init__(self, meta_keys: Sequence[str] = CLS_META_KEYS) -> None:
-        self.meta_keys = tuple(meta_keys)
+    SAMPLE, META_KEYS = ClsDataSample, CLS_META_KEYS
 
-    def transform(self, results: dict) -> dict:
-        sample = ClsDataSample(metainfo=collect_meta(results, self.meta_keys, 'PackClsInputs'))
+    def add_targets(self, sample: ClsDataSample, results: dict) -> None:
         if 'gt_label' in results:
             sample.gt_label = results['gt_label']
-        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
