@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from vitdense.apis import load_config
 from vitdense.apis.demo import DEMO_JOBS, demo_job, last_checkpoint, read_test_metrics
 from vitdense.datasets.shapes import generate_shapes
 
@@ -80,6 +81,18 @@ def test_demo_jobs_chain_to_existing_jobs():
     names = [job.name for job in DEMO_JOBS]
     for job in DENSE_JOBS:
         assert job.backbone_from in names[:names.index(job.name)]
+
+
+def test_demo_jobs_share_the_backbone_they_load():
+    """A job's backbone config must be the one of the job it loads it from, or the weights
+    would load with mismatches."""
+    def backbone(job):
+        cfg = load_config(job.config).model.backbone.to_dict()
+        cfg.pop('init_cfg', None)
+        return cfg
+
+    for job in DENSE_JOBS:
+        assert backbone(job) == backbone(demo_job(job.backbone_from)), job.name
 
 
 @pytest.mark.parametrize('job', DENSE_JOBS, ids=[j.name for j in DENSE_JOBS])
