@@ -22,3 +22,23 @@ def test_unknown_input_and_scale_fail_clearly():
         SimpleFPN({'p4': ShapeSpec(32, 16)}, in_feature='p5')
     with pytest.raises(ValueError, match='scale_factors'):
         SimpleFPN({'p4': ShapeSpec(32, 16)}, scale_factors=(3.0,))
+
+
+def test_lateral_feature_joins_its_level_and_only_it():
+    shapes = {'p4': ShapeSpec(32, 16), 'p3': ShapeSpec(12, 8)}
+    neck = SimpleFPN(shapes, out_channels=24, scale_factors=(2.0, 1.0),
+                     lateral_features=('p3',)).eval()
+    feats = {'p4': torch.randn(1, 32, 5, 7), 'p3': torch.randn(1, 12, 10, 14)}
+    out = neck(feats)
+    moved = neck({**feats, 'p3': feats['p3'] + 1.0})
+    assert not torch.allclose(out['p3'], moved['p3'])
+    torch.testing.assert_close(out['p4'], moved['p4'])
+    # A stem map padded to a larger grid than the deconvolved one is cropped, not a crash.
+    out = neck({'p4': torch.randn(1, 32, 5, 7), 'p3': torch.randn(1, 12, 11, 15)})
+    assert out['p3'].shape == (1, 24, 10, 14)
+
+
+def test_lateral_feature_must_match_a_level():
+    with pytest.raises(KeyError, match='lateral'):
+        SimpleFPN({'p4': ShapeSpec(32, 16), 'p2': ShapeSpec(8, 4)}, scale_factors=(1.0,),
+                  lateral_features=('p2',))

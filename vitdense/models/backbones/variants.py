@@ -20,8 +20,15 @@ VIT_SIZES: dict[str, ViTSize] = {
 }
 
 
-def get_vit_size(arch: str) -> ViTSize:
-    """Look up a size by name, failing with the known names."""
+def get_vit_size(arch: str | dict) -> ViTSize:
+    """Look up a size by name, or build one from a dict (``dim``, ``depth``, ``num_heads``
+    [, ``mlp_ratio``]), failing with the known names or the bad keys."""
+    if isinstance(arch, dict):
+        try:
+            return ViTSize(**arch)
+        except TypeError as err:
+            raise ValueError(f'ViT arch dict {arch} is invalid ({err}); give dim, depth, '
+                             'num_heads and optionally mlp_ratio') from None
     if arch not in VIT_SIZES:
         raise KeyError(f"Unknown ViT arch {arch!r}; known: {', '.join(VIT_SIZES)}. Or give "
                        f'embed_dim/depth/num_heads explicitly.')

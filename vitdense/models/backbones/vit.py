@@ -24,7 +24,8 @@ class ViT(BaseModule):
     window multiple, and every PE adapts to the actual grid.
 
     Args:
-        arch: a size from ``VIT_SIZES`` ('test', 'tiny', 'small', 'base', 'large', 'huge').
+        arch: a size from ``VIT_SIZES`` ('test', 'tiny', 'small', 'base', 'large', 'huge'), or
+            a dict with ``dim``, ``depth``, ``num_heads`` (and optionally ``mlp_ratio``).
         img_size: (H, W) of the reference input; the PEs' reference grid is img_size / patch.
         patch_size: patch side and output stride of the default patch stem.
         in_channels: input image channels.
@@ -48,7 +49,7 @@ class ViT(BaseModule):
         init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', checkpoint=...)``).
     """
 
-    def __init__(self, arch: str = 'base', img_size: tuple[int, int] = (224, 224),
+    def __init__(self, arch: str | dict = 'base', img_size: tuple[int, int] = (224, 224),
                  patch_size: int = 16, in_channels: int = 3, stem: dict | None = None,
                  pos_embed: dict | None = None,
                  cond_pos_enc: dict | None = None, cond_pos_indices: tuple[int, ...] = (0,),

@@ -40,11 +40,16 @@ class SimpleFPN(nn.Module):
         scale_factors: resize factors relative to the input map.
         norm: norm after each conv ('LN', 'GN', 'BN' or None).
         top_block: add the extra subsampled level.
+        lateral_features: backbone maps (e.g. a hybrid stem's ``p3``) added, through a 1x1 conv
+            and a norm, to the output level of the same stride before its 3x3 conv: the
+            stem's fine, local features join the ViT's upsampled ones (as ViT-Adapter's spatial
+            prior does, without its cross-attention).
     """
 
     def __init__(self, input_shape: dict[str, ShapeSpec], in_feature: str = 'p4',
                  out_channels: int = 256, scale_factors: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5),
-                 norm: str | None = 'LN', top_block: bool = False):
+                 norm: str | None = 'LN', top_block: bool = False,
+                 lateral_features: tuple[str, ...] = ()):
         super().__init__()
         if in_feature not in input_shape:
             raise KeyError(f'SimpleFPN in_feature {in_feature!r} is not among the backbone '
@@ -54,17 +59,29 @@ class SimpleFPN(nn.Module):
         self.top_block = top_block
         self.stages = nn.ModuleDict()
         self._shapes = {}
+        self.lateral = nn.ModuleDict()
         for scale in scale_factors:
             stride = int(spec.stride / scale)
             name = f'p{int(math.log2(stride))}'
             rescale, width = _rescale_stage(spec.channels, float(scale))
-            self.stages[name] = nn.Sequential(
-                rescale,
-                nn.Conv2d(width, out_channels, 1, bias=norm is None),
-                build_norm2d(norm, out_channels),
-                nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm is None),
-                build_norm2d(norm, out_channels))
+            self.stages[name] = nn.ModuleList([
+                nn.Sequential(rescale, nn.Conv2d(width, out_channels, 1, bias=norm is None),
+                              build_norm2d(norm, out_channels)),
+                nn.Sequential(
+                    nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm is None),
+                    build_norm2d(norm, out_channels))])
             self._shapes[name] = ShapeSpec(out_channels, stride)
+        for feature in lateral_features:
+            lateral = input_shape.get(feature)
+            if lateral is None or f'p{int(math.log2(lateral.stride))}' not in self.stages:
+                raise KeyError(f'SimpleFPN lateral feature {feature!r} must be a backbone output '
+                               f'({sorted(input_shape)}) with the stride of an output level '
+                               f'({sorted(self.stages)})')
+            self.lateral[f'p{int(math.log2(lateral.stride))}'] = nn.Sequential(
+                nn.Conv2d(lateral.channels, out_channels, 1, bias=norm is None),
+                build_norm2d(norm, out_channels))
+        self.lateral_inputs = {f'p{int(math.log2(input_shape[f].stride))}': f
+                               for f in lateral_features}
         if top_block:
             last = max(self._shapes.values(), key=lambda s: s.stride)
             self._top_name = f'p{int(math.log2(last.stride * 2))}'
@@ -76,7 +93,13 @@ class SimpleFPN(nn.Module):
     def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """feats[in_feature]: (B, C, h, w) -> {p*: (B, out_channels, h * s, w * s)}."""
         x = feats[self.in_feature]
-        outs = {name: stage(x) for name, stage in self.stages.items()}
+        outs = {}
+        for name, (reduce, conv) in self.stages.items():
+            y = reduce(x)  # (B, out_channels, h * s, w * s)
+            if name in self.lateral:
+                lateral = self.lateral[name](feats[self.lateral_inputs[name]])
+                y = y + lateral[..., :y.shape[-2], :y.shape[-1]]
+            outs[name] = conv(y)
         if self.top_block:
             coarsest = min(outs.values(), key=lambda t: t.shape[-1])
             outs[self._top_name] = F.max_pool2d(coarsest, kernel_size=1, stride=2)
