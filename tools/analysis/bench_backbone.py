@@ -30,28 +30,20 @@ import datetime
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_flop_count
 
 from vitdense.models.backbones import ConvStem, ViT
 from vitdense.models.backbones.hybrid_stems import ResNetHybridStem, SpatialPriorStem
 from vitdense.models.layers import PatchEmbed
+from vitdense.utils.benchmark import count_flops, machine, matmul_flops_per_s, timed
 
 GLOBAL_BLOCKS = (2, 5, 8, 11)
 DTYPES = {'fp32': None, 'bf16': torch.bfloat16}
-
-
-@register_flop_formula(torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)
-def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-    """FlopCounterMode counts the CUDA SDPA kernels only; the CPU one has the same FLOPs."""
-    return sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
 def build_model(name: str, size: int) -> torch.nn.Module:
@@ -83,12 +75,6 @@ def rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def fwd_bwd(model: torch.nn.Module, x: torch.Tensor, dtype) -> None:
     with torch.autocast('cpu', dtype=dtype, enabled=dtype is not None):
         loss = output(model, x).float().square().mean()
@@ -103,20 +89,6 @@ def fwd(model: torch.nn.Module, x: torch.Tensor, dtype, call=output) -> None:
 
 def call_stem(stem: torch.nn.Module, x: torch.Tensor) -> None:
     stem(x)
-
-
-def matmul_flops_per_s(dtype, n: int = 2048, repeats: int = 5) -> float:
-    a = torch.randn(n, n, dtype=dtype or torch.float32)
-    b = torch.randn(n, n, dtype=dtype or torch.float32)
-    torch.mm(a, b)
-    best = min(timed(lambda: torch.mm(a, b)) for _ in range(repeats))
-    return 2 * n ** 3 / best
-
-
-def count_flops(fn) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
 
 
 def run_model(spec: dict) -> dict:
@@ -168,15 +140,6 @@ def spawn(spec: dict, timeout: int) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f'worker {spec} failed:\n{proc.stderr[-3000:]}')
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def machine() -> str:
-    cpu = platform.processor() or 'cpu'
-    if os.path.exists('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')),
-                       cpu)
-    return f'{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}'
 
 
 def summary_line(runs: dict, ours: str) -> str:

@@ -1,0 +1,84 @@
+"""What every benchmark shares: FLOP counting, the dense-matmul reference rate, the machine.
+
+``FlopCounterMode`` has formulas for the CUDA SDPA kernels only; importing this module registers
+the same formulas for the CPU flash-attention kernel (forward and backward), once per process.
+"""
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch.utils.flop_counter import (
+    FlopCounterMode,
+    flop_registry,
+    register_flop_formula,
+    sdpa_backward_flop_count,
+    sdpa_flop_count,
+)
+
+_CPU_SDPA = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+_CPU_SDPA_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
+
+
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None,
+                    **kwargs) -> int:
+    """query/key/value: (B, heads, L, E) as in the CUDA kernels."""
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _cpu_sdpa_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args,
+                             out_shape=None, **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+if _CPU_SDPA not in flop_registry:
+    register_flop_formula(_CPU_SDPA)(_cpu_sdpa_flops)
+if _CPU_SDPA_BACKWARD not in flop_registry:
+    register_flop_formula(_CPU_SDPA_BACKWARD)(_cpu_sdpa_backward_flops)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels on ``device`` (a no-op on the CPU)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], device: torch.device = torch.device('cpu')) -> float:
+    """Wall-clock seconds of one call of ``fn``."""
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of the matmuls, convolutions and attentions that one call of ``fn`` runs (a
+    multiply-add counts 2), forward and backward alike."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_flops_per_s(dtype: torch.dtype | None = None, n: int = 2048, repeats: int = 5,
+                       device: torch.device = torch.device('cpu')) -> float:
+    """FLOP/s of a dense ``n x n @ n x n`` matmul in ``dtype`` (None: float32), median of
+    ``repeats`` timed runs after one warm-up, on the current number of threads."""
+    a = torch.randn(n, n, dtype=dtype or torch.float32, device=device)
+    b = torch.randn(n, n, dtype=dtype or torch.float32, device=device)
+    torch.mm(a, b)
+    seconds = statistics.median(timed(lambda: torch.mm(a, b), device) for _ in range(repeats))
+    return 2 * n ** 3 / seconds
+
+
+def machine() -> str:
+    """CPU model (or GPU name), torch threads and version, for a benchmark's header."""
+    cpu = platform.processor() or 'cpu'
+    if os.path.exists('/proc/cpuinfo'):
+        with open('/proc/cpuinfo') as f:
+            cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')),
+                       cpu)
+    gpu = f', {torch.cuda.get_device_name()}' if torch.cuda.is_available() else ''
+    return f'{cpu}{gpu}, {torch.get_num_threads()} threads, torch {torch.__version__}'
