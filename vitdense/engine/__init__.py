@@ -1,5 +1,7 @@
 from .compat import apply_compat, setup_distributed
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
 from .optim_wrapper import AutocastOptimWrapper
+from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
-__all__ = ['apply_compat', 'setup_distributed', 'AutocastOptimWrapper']
+__all__ = ['apply_compat', 'setup_distributed', 'AutocastOptimWrapper', 'TRAIN_MINUTES_KEY',
+           'TrainTimeHook']
