@@ -129,6 +129,9 @@ def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
     expected = {'coco/bbox_mAP', 'coco/bbox_mAP_50'} if job.name == 'detector' else {'mIoU',
                                                                                     'aAcc'}
     assert expected <= set(metrics)
+    if job.name == 'segmentor':  # logged beside mIoU (the demo table shows only its columns)
+        test_json = sorted(glob.glob(osp.join(work, '*', '*.json')), key=osp.getmtime)[-1]
+        assert '"mIoU_fg"' in open(test_json).read()
     with open(out, 'rb') as f:
         assert len(pickle.load(f)) == 6
     drawn = sorted(f for f in os.listdir(vis) if f.endswith('.png'))

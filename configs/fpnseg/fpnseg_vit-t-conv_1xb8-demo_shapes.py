@@ -16,7 +16,7 @@ model = dict(
         init_cfg=dict(type='Pretrained', prefix='backbone.',
                       checkpoint='work_dirs/cls_vit-t-conv_1xb64-demo_shapes-crops/iter_600.pth')),
     neck=dict(out_channels=96),
-    decode_head=dict(num_classes=8, channels=96))
+    decode_head=dict(num_classes=9, channels=96))
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(
     optimizer=dict(lr=1e-3),

@@ -118,3 +118,40 @@ def test_shape_mismatch_raises(monkeypatch):
     samples[0]['pred_sem_seg']['data'] = torch.zeros(1, 9, 12, dtype=torch.int64)
     with pytest.raises(ValueError, match=r'\(9, 12\)'):
         run_metric(IoUMetric(), samples, monkeypatch)
+
+
+@pytest.mark.parametrize('background', [('sky',), ('sky', 'road')])
+def test_foreground_mean_leaves_out_background_classes(monkeypatch, background):
+    samples = make_samples(seed=3)
+    oracle = confusion_oracle(samples)
+    results, _ = run_metric(IoUMetric(background_classes=background), samples, monkeypatch)
+    # mIoU still averages every class; mIoU_fg only the others, skipping the NaN (absent) class.
+    assert {k: results[k] for k in ('aAcc', 'mIoU', 'mAcc')} == \
+        {k: oracle[k] for k in ('aAcc', 'mIoU', 'mAcc')}
+    foreground = [i for i, name in enumerate(CLASSES) if name not in background]
+    fg_iou = oracle['iou'][foreground]
+    assert np.isnan(fg_iou).sum() == 1  # ABSENT is a foreground class here
+    assert results['mIoU_fg'] == float(np.round(np.nanmean(fg_iou) * 100, 2))
+    assert results['mIoU_fg'] != results['mIoU']
+
+
+def test_foreground_mean_only_when_asked(monkeypatch):
+    results, _ = run_metric(IoUMetric(), make_samples(seed=4), monkeypatch)
+    assert set(results) == {'aAcc', 'mIoU', 'mAcc'}
+
+
+def test_foreground_mean_of_only_absent_classes_is_nan(monkeypatch):
+    background = tuple(name for i, name in enumerate(CLASSES) if i != ABSENT)
+    results, _ = run_metric(IoUMetric(background_classes=background), make_samples(seed=5),
+                            monkeypatch)
+    assert np.isnan(results['mIoU_fg']) and not np.isnan(results['mIoU'])
+
+
+@pytest.mark.parametrize('background, error, match', [
+    (('sky', 'grass'), ValueError, r"\['grass'\] are not among"),
+    (CLASSES, ValueError, 'every class'),
+    ('sky', TypeError, r"background_classes=\('sky',\)"),
+])
+def test_bad_background_classes_raise(monkeypatch, background, error, match):
+    with pytest.raises(error, match=match):
+        run_metric(IoUMetric(background_classes=background), make_samples(seed=6), monkeypatch)

@@ -45,14 +45,17 @@ class ADE20KDataset(BaseDataset):
     Args:
         ann_file: optional split file relative to ``data_root``, one image name (no suffix) per
             line; without it every ``img_suffix`` file under the image folder is used, sorted.
-        metainfo: ``dict(classes=(...), palette=...)`` (default: the 150 ADE20K classes).
+        metainfo: ``dict(classes=(...), palette=..., background_index=...)`` (default: the 150
+            ADE20K classes, no background class). ``background_index`` is the label of a
+            background class that is learned (with ``reduce_zero_label=False``; the shapes configs
+            set 0); drawn predictions leave it transparent.
         data_root: dataset folder.
         data_prefix: ``dict(img_path='images/training', seg_map_path='annotations/training')``
             (relative to ``data_root``; leave out ``seg_map_path`` for unlabelled images).
         img_suffix: image file suffix.
         seg_map_suffix: label file suffix.
         reduce_zero_label: label 0 ("other") becomes 255 (ignored) and the rest shift down by
-            one, as ADE20K needs.
+            one, as ADE20K needs. Set it False where label 0 is a class to learn (shapes).
         indices, serialize_data, pipeline, test_mode, lazy_init, max_refetch: as
             :class:`mmengine.dataset.BaseDataset`.
     """

@@ -24,13 +24,17 @@ def complete_metainfo(metainfo: dict, override: Optional[dict | Config]) -> dict
     """Make a dataset's merged meta information consistent after a class override.
 
     Classes become a tuple; a palette that was not given for overridden classes is generated.
+    An optional ``background_index`` (the label of a background class that is learned and
+    scored like any other, as in Pascal VOC) is checked to be a class index; drawings leave its
+    pixels uncoloured (:func:`vitdense.visualization.draw_segmentation`).
 
     Args:
         metainfo: the class default merged with ``override`` (mmengine's ``_load_metainfo``).
         override: what the config passed as ``metainfo``.
 
     Raises:
-        ValueError: the config's palette does not have one colour per class.
+        ValueError: the config's palette does not have one colour per class, or
+            ``background_index`` is not an index into the classes.
     """
     metainfo['classes'] = tuple(metainfo['classes'])
     num = len(metainfo['classes'])
@@ -40,4 +44,10 @@ def complete_metainfo(metainfo: dict, override: Optional[dict | Config]) -> dict
             raise ValueError(f"metainfo has {num} classes but {len(metainfo['palette'])} palette "
                              f"colours; give one (R, G, B) per class or leave out 'palette'.")
         metainfo['palette'] = make_palette(num)
+    background = metainfo.get('background_index')
+    if background is not None and (isinstance(background, bool) or not isinstance(background, int)
+                                   or not 0 <= background < num):
+        raise ValueError(f'metainfo background_index={background!r} is not the index of one of '
+                         f'the {num} classes; give an int in 0..{num - 1} (the label value of '
+                         f'the background class) or leave it out.')
     return metainfo

@@ -19,6 +19,11 @@ Layout under ``out_dir``::
     annotations/{training,validation}/*.png   uint8 labels: 0 = background, 1..8 = class
     shapes_meta.json                          written last; marks a complete dataset
 
+For segmentation, background is a real class, learned and scored, as in Pascal VOC (not ignored
+as ADE20K's "other" through ``reduce_zero_label``): :data:`SHAPES_SEG_CLASSES` lists the 9 classes
+with ``'background'`` at label 0; configs/_base_/datasets/shapes_segmentation.py uses them with
+``reduce_zero_label=False``.
+
 Usage: ``python -m vitdense.datasets.shapes --out data/shapes [--seed 0 --num-train 2000
 --num-val 300] [--skip-existing]``.
 """
@@ -33,7 +38,7 @@ import cv2
 import numpy as np
 
 SHAPES_CLASSES = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
-# Classes for segmentation with ``reduce_zero_label=False`` (background is learned, label 0).
+# Segmentation classes (``reduce_zero_label=False``): background is label 0, learned and scored.
 SHAPES_SEG_CLASSES = ('background', ) + SHAPES_CLASSES
 
 GENERATOR_VERSION = 2  # bump whenever the output for a seed changes

@@ -45,6 +45,12 @@ def area_stats(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
     return torch.stack([area_intersect, area_union, area_pred, area_label]).cpu()  # (4, K)
 
 
+def nan_mean_percent(values: np.ndarray) -> float:
+    """Mean of the non-NaN ``values`` (K,) in percent, rounded to 2 decimals; NaN if all are."""
+    mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
+    return float(np.round(mean * 100, 2))
+
+
 @METRICS.register_module()
 class IoUMetric(BaseMetric):
     """Pixel accuracy (aAcc), mean IoU (mIoU) and mean class accuracy (mAcc), in percent.
@@ -52,10 +58,17 @@ class IoUMetric(BaseMetric):
     A class absent from both ground truth and predictions has IoU NaN, and one absent from the
     ground truth has accuracy NaN; means skip NaN (``np.nanmean``), as in mmseg.
 
+    ``mIoU`` is the mean over all classes, background included where the dataset has one as a
+    class (Pascal VOC, shapes). Naming such classes in ``background_classes`` adds ``mIoU_fg``:
+    the mean IoU over the other (foreground) classes, with the same NaN rule. Without
+    ``background_classes`` no ``mIoU_fg`` is logged (it would equal ``mIoU``).
+
     Args:
         ignore_index: ground-truth label to ignore.
         iou_metrics: ``('mIoU',)``; nothing else is supported.
         nan_to_num: if set, replace NaN per-class values by it before averaging.
+        background_classes: names, from ``dataset_meta['classes']``, of the classes left out of
+            ``mIoU_fg``; they still count in ``aAcc``, ``mIoU`` and ``mAcc``.
         collect_device: ``'cpu'`` or ``'gpu'``, for gathering results across ranks.
         prefix: metric-name prefix (none by default, as mmseg).
     """
@@ -64,6 +77,7 @@ class IoUMetric(BaseMetric):
                  ignore_index: int = 255,
                  iou_metrics: Sequence[str] = ('mIoU',),
                  nan_to_num: float | None = None,
+                 background_classes: Sequence[str] = (),
                  collect_device: str = 'cpu',
                  prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -72,16 +86,31 @@ class IoUMetric(BaseMetric):
             if name != 'mIoU':
                 raise ValueError(f"IoUMetric: iou_metrics entry '{name}' is not supported; only "
                                  f"'mIoU' is (it reports aAcc, mIoU and mAcc).")
+        if isinstance(background_classes, str):
+            raise TypeError(f"IoUMetric: background_classes must be a sequence of class names, "
+                            f"got the string '{background_classes}'; write "
+                            f"background_classes=('{background_classes}',).")
         self.ignore_index = ignore_index
         self.nan_to_num = nan_to_num
+        self.background_classes = tuple(background_classes)
 
     def _classes(self) -> tuple[str, ...]:
+        """``dataset_meta['classes']``, checked against ``background_classes``."""
         meta = self.dataset_meta or {}
         if 'classes' not in meta:
             raise ValueError("IoUMetric needs dataset_meta['classes']; the Runner sets it from "
                              'the dataset metainfo, or set metric.dataset_meta = '
                              'dict(classes=(...)) yourself.')
-        return tuple(meta['classes'])
+        classes = tuple(meta['classes'])
+        unknown = [name for name in self.background_classes if name not in classes]
+        if unknown:
+            raise ValueError(f'IoUMetric: background_classes {unknown} are not among the '
+                             f"dataset's classes {classes}; name classes of dataset_meta"
+                             f"['classes'] (set by the dataset's metainfo).")
+        if len(set(self.background_classes)) == len(classes):
+            raise ValueError(f'IoUMetric: background_classes {self.background_classes} name '
+                             f'every class, so mIoU_fg would average nothing.')
+        return classes
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Accumulate per-image areas from ``pred_sem_seg.data`` and ``gt_sem_seg.data``
@@ -96,7 +125,8 @@ class IoUMetric(BaseMetric):
         """Sum the areas over images; log a per-class IoU / Acc table.
 
         Returns:
-            ``aAcc``, ``mIoU``, ``mAcc`` in percent, rounded to 2 decimals.
+            ``aAcc``, ``mIoU``, ``mAcc`` (and ``mIoU_fg`` with ``background_classes``) in
+            percent, rounded to 2 decimals.
         """
         classes = self._classes()
         total = torch.zeros(4, len(classes), dtype=torch.int64)  # (4, K)
@@ -111,8 +141,10 @@ class IoUMetric(BaseMetric):
             per_class = {k: np.nan_to_num(v, nan=self.nan_to_num) for k, v in per_class.items()}
         metrics = {'aAcc': float(np.round(a_acc * 100, 2))}
         for name, values in per_class.items():
-            mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
-            metrics[f'm{name}'] = float(np.round(mean * 100, 2))
+            metrics[f'm{name}'] = nan_mean_percent(values)
+        if self.background_classes:
+            foreground = [name not in self.background_classes for name in classes]
+            metrics['mIoU_fg'] = nan_mean_percent(per_class['IoU'][foreground])
         rows = [[name] + [f'{per_class[k][i] * 100:.2f}' for k in per_class]
                 for i, name in enumerate(classes)]
         print_log('per class results:\n' + format_table(['Class', 'IoU', 'Acc'], rows),

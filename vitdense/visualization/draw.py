@@ -39,10 +39,23 @@ def draw_detections(img: np.ndarray, bboxes: np.ndarray, labels: np.ndarray, sco
 
 def draw_segmentation(img: np.ndarray, sem_seg: np.ndarray, num_classes: int,
                       alpha: float = 0.5, ignore_index: int = 255,
-                      palette: Sequence[tuple[int, int, int]] | None = None) -> np.ndarray:
-    """Blend a colour per class of ``sem_seg`` (H, W) over ``img``; ignored pixels untouched."""
+                      palette: Sequence[tuple[int, int, int]] | None = None,
+                      background_index: int | None = None) -> np.ndarray:
+    """Blend a colour per class of ``sem_seg`` (H, W) over ``img`` (H, W, 3).
+
+    Pixels labelled ``ignore_index``, out of range, or ``background_index`` (a dataset's
+    background class, its metainfo ``background_index``) are left as they are in ``img``, so
+    that only objects are coloured.
+
+    Returns a new BGR image; ``img`` is left unchanged.
+    """
+    if background_index is not None and not 0 <= background_index < num_classes:
+        raise ValueError(f'draw_segmentation: background_index={background_index} is not a '
+                         f'class index (0..{num_classes - 1}).')
     palette = np.asarray(palette or make_palette(num_classes), dtype=np.uint8)
     valid = (sem_seg != ignore_index) & (sem_seg < num_classes)
+    if background_index is not None:
+        valid &= sem_seg != background_index
     color = np.zeros_like(img)
     color[valid] = palette[sem_seg[valid]]
     out = img.copy()

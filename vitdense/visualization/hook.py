@@ -14,7 +14,8 @@ from .draw import draw_detections, draw_segmentation
 class DrawPredictionsHook(Hook):
     """After each test iteration, draw predictions on up to ``max_images`` images as PNGs.
 
-    Detection samples get boxes with class and score; segmentation samples a colour mask.
+    Detection samples get boxes with class and score; segmentation samples a colour mask, in
+    which the dataset's background class (metainfo ``background_index``, if set) is transparent.
 
     Args:
         out_dir: folder for the PNGs; default ``<work_dir>/<timestamp>/vis``.
@@ -34,8 +35,9 @@ class DrawPredictionsHook(Hook):
         self.written = []
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        classes = runner.test_evaluator.dataset_meta['classes']
-        palette = runner.test_evaluator.dataset_meta.get('palette')
+        meta = runner.test_evaluator.dataset_meta
+        classes = meta['classes']
+        palette = meta.get('palette')
         palette = [tuple(c)[::-1] for c in palette] if palette else None  # RGB -> BGR
         for sample in outputs or []:
             if len(self.written) >= self.max_images:
@@ -47,7 +49,8 @@ class DrawPredictionsHook(Hook):
                                       pred.scores.cpu().numpy(), classes, self.score_thr, palette)
             if 'pred_sem_seg' in sample:
                 seg = sample.pred_sem_seg.data[0].cpu().numpy()
-                img = draw_segmentation(img, seg, len(classes), palette=palette)
+                img = draw_segmentation(img, seg, len(classes), palette=palette,
+                                        background_index=meta.get('background_index'))
             name = osp.splitext(osp.basename(sample.img_path))[0] + '.png'
             path = osp.join(self.out_dir, name)
             cv2.imwrite(path, img)

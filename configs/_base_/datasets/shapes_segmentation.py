@@ -1,7 +1,11 @@
-# The built-in `shapes` dataset in the ADE20K layout; 0 = "other" is ignored (reduce_zero_label).
+# The built-in `shapes` dataset in the ADE20K layout. Unlike ADE20K (0 = "other", ignored through
+# reduce_zero_label), label 0 is background, a class learned and scored like the 8 shapes, as in
+# Pascal VOC: 9 classes. mIoU averages all 9; mIoU_fg the 8 shapes. Drawings leave it transparent.
 dataset_type = 'ADE20KDataset'
 data_root = 'data/shapes/'
-classes = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
+classes = ('background', 'circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring',
+           'crescent')
+metainfo = dict(classes=classes, background_index=0)
 crop_size = (320, 320)
 
 train_pipeline = [
@@ -26,9 +30,9 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=dict(classes=classes),
+        metainfo=metainfo,
         data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-        reduce_zero_label=True,
+        reduce_zero_label=False,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
@@ -39,11 +43,11 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=dict(classes=classes),
+        metainfo=metainfo,
         data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        reduce_zero_label=True,
+        reduce_zero_label=False,
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], background_classes=classes[:1])
 test_evaluator = val_evaluator
