@@ -4,7 +4,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from vitdense.models.layers import build_norm2d
-from vitdense.models.losses import CrossEntropyLoss
 from vitdense.registry import MODELS
 from vitdense.structures import SegDataSample, ShapeSpec
 
@@ -24,13 +23,15 @@ class FPNFuseHead(nn.Module):
         norm: norm after each conv.
         dropout: dropout before the classifier.
         ignore_index: label ignored by the loss.
-        loss_weight: weight of the cross-entropy loss.
+        loss_decode: config of the pixel loss (mmseg's key), built with ``ignore_index``;
+            None: ``CrossEntropyLoss`` averaged over non-ignored pixels. Set ``class_weight``
+            there to re-weight classes (e.g. a dominant background).
     """
 
     def __init__(self, input_shape: dict[str, ShapeSpec], num_classes: int,
                  in_features: tuple[str, ...] | None = None, channels: int = 128,
                  norm: str | None = 'GN', dropout: float = 0.1, ignore_index: int = 255,
-                 loss_weight: float = 1.0):
+                 loss_decode: dict | None = None):
         super().__init__()
         names = tuple(in_features) if in_features else tuple(input_shape)
         missing = [n for n in names if n not in input_shape]
@@ -39,8 +40,8 @@ class FPNFuseHead(nn.Module):
                            f'{sorted(input_shape)}')
         self.in_features = names
         self.num_classes = num_classes
-        self.loss_ce = CrossEntropyLoss(ignore_index=ignore_index, loss_weight=loss_weight,
-                                        avg_non_ignore=True)
+        loss_decode = loss_decode or dict(type='CrossEntropyLoss', avg_non_ignore=True)
+        self.loss_ce = MODELS.build(loss_decode, default_args=dict(ignore_index=ignore_index))
         self.out_stride = min(input_shape[n].stride for n in names)
         self.lateral = nn.ModuleDict({
             n: nn.Sequential(nn.Conv2d(input_shape[n].channels, channels, 3, padding=1,
