@@ -10,6 +10,8 @@ from vitdense.visualization.learning_curves import (
     learning_curve,
     load_run,
     plot_learning_curves,
+    shift,
+    total_minutes,
 )
 
 
@@ -110,3 +112,17 @@ def test_figure_has_a_panel_per_metric_with_the_runs_that_logged_it(tmp_path):
     assert [ax.get_xlabel() for ax in fig.axes] == ['training minutes'] * 2
     height, width = cv2.imread(out).shape[:2]
     assert (width, height) == (2 * 660, 504)  # 5.5 x 4.2 inches per panel at 120 dpi
+
+
+def test_a_stage_is_drawn_after_the_stage_it_starts_from(tmp_path):
+    pre = load_run(write_log(tmp_path / 'pre', '20250101_000000', [
+        train(1, 2.0), val(minutes=0.5, **{'accuracy/top1': 30.0}),
+        train(2, 2.0), val(minutes=1.5, **{'accuracy/top1': 50.0})]))
+    det = load_run(write_log(tmp_path / 'det', '20250101_000000', [
+        train(1, 2.0), val(minutes=2.0, **{'coco/bbox_mAP': 0.1})]))
+    assert total_minutes(pre) == 1.5
+    curve = learning_curve(shift(det, total_minutes(pre)).lines, 'coco/bbox_mAP', 'det')
+    assert curve.minutes == [3.5] and curve.values == [0.1]
+    bare = load_run(write_log(tmp_path / 'bare', '20250101_000000', [train(1, 2.0)]))
+    with pytest.raises(ValueError, match='TrainTimeHook'):
+        total_minutes(bare)

@@ -10,7 +10,13 @@ iteration times, and the legend says so.
 """
 import argparse
 
-from vitdense.visualization.learning_curves import collect_curves, load_run, plot_learning_curves
+from vitdense.visualization.learning_curves import (
+    collect_curves,
+    load_run,
+    plot_learning_curves,
+    shift,
+    total_minutes,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,12 +28,23 @@ def parse_args() -> argparse.Namespace:
                         help='validation metric keys, one panel each (e.g. coco/bbox_mAP mIoU)')
     parser.add_argument('--out', required=True, help='the PNG to write')
     parser.add_argument('--title', help='a title above the panels')
+    parser.add_argument('--after', nargs='+', default=[], metavar='LABEL=RUN',
+                        help="draw the run labelled LABEL after RUN's training minutes (a "
+                             'stage started from RUN\'s weights); repeat a LABEL to add stages')
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    panels = collect_curves([load_run(run) for run in args.runs], args.metric)
+    runs = [load_run(run) for run in args.runs]
+    for pair in args.after:
+        label, sep, pre = pair.partition('=')
+        matches = [i for i, run in enumerate(runs) if run.label == label]
+        if not sep or not matches:
+            raise SystemExit(f'--after {pair!r}: expected LABEL=RUN with LABEL one of '
+                             f'{[run.label for run in runs]}')
+        runs[matches[0]] = shift(runs[matches[0]], total_minutes(load_run(pre)))
+    panels = collect_curves(runs, args.metric)
     plot_learning_curves(panels, args.out, args.title)
     print(f'Wrote {args.out}')
 

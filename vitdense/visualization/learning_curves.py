@@ -155,6 +155,28 @@ def learning_curve(lines: list[dict], metric: str, label: str) -> Curve | None:
                  [line[metric] for line, _ in points], estimated=not hooked)
 
 
+def total_minutes(run: RunLog) -> float:
+    """The training minutes a run spent in all: the last ``train_minutes`` it logged.
+
+    Raises:
+        ValueError: the run logged none (no TrainTimeHook, or no validation).
+    """
+    logged = [line[TRAIN_MINUTES_KEY] for line in run.lines if TRAIN_MINUTES_KEY in line]
+    if not logged:
+        raise ValueError(f"{' + '.join(run.paths)} logged no {TRAIN_MINUTES_KEY!r}: train it "
+                         "with custom_hooks=[dict(type='TrainTimeHook')] and a validation at "
+                         'its end to chain a run after it')
+    return logged[-1]
+
+
+def shift(run: RunLog, minutes: float) -> RunLog:
+    """The run as if it started ``minutes`` later: a stage that starts from an earlier stage's
+    weights (a detector fine-tuned from a pretraining) is drawn after that stage's minutes."""
+    lines = [{**line, TRAIN_MINUTES_KEY: line[TRAIN_MINUTES_KEY] + minutes}
+             if TRAIN_MINUTES_KEY in line else line for line in run.lines]
+    return RunLog(run.label, run.paths, lines)
+
+
 def collect_curves(runs: list[RunLog], metrics: list[str]) -> list[list[Curve]]:
     """For each metric, the curves of the runs that logged it.
 
