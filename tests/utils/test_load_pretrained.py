@@ -216,3 +216,24 @@ def test_prefix_loads_the_backbone_of_a_saved_model(tmp_path):
 
     with pytest.raises(FileNotFoundError, match=r"'nowhere.pth' \(the backbone's init_cfg"):
         load_pretrained(same, 'nowhere.pth', prefix='backbone.')
+
+
+def test_prefix_load_from_a_work_dir_takes_its_last_checkpoint(tmp_path):
+    """init_cfg.checkpoint may name the work dir of the training the backbone comes from: the
+    checkpoint recorded in its last_checkpoint file is loaded; before training, the error says
+    which config to train."""
+    work = tmp_path / 'work'
+    work.mkdir()
+    sources = {it: random_vit(it) for it in (2, 4)}
+    for it, src in sources.items():
+        torch.save({'state_dict': {f'backbone.{k}': v for k, v in src.state_dict().items()}},
+                   work / f'iter_{it}.pth')
+    (work / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))
+    vit = ViT(arch='test', img_size=(32, 32), patch_size=8,
+              init_cfg=dict(type='Pretrained', checkpoint=str(work), prefix='backbone.'))
+    vit.init_weights()
+    for key, value in sources[4].state_dict().items():
+        assert torch.equal(vit.state_dict()[key], value), key
+
+    with pytest.raises(FileNotFoundError, match=r"'.*untrained' does not exist .*tools/train\.py"):
+        load_pretrained(vit, str(tmp_path / 'untrained'), prefix='backbone.')

@@ -6,6 +6,7 @@ from mmengine.config import Config
 
 from vitdense.engine.compat import setup_distributed
 from vitdense.utils import register_all_modules
+from vitdense.utils.work_dir import default_work_dir
 
 
 def load_config(config: str, cfg_options: dict | None = None) -> Config:
@@ -17,10 +18,6 @@ def load_config(config: str, cfg_options: dict | None = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
-
-
-def _default_work_dir(config: str) -> str:
-    return osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
 
 
 def enable_amp(cfg: Config) -> None:
@@ -46,7 +43,7 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
         resume: None (no resume), 'auto' (the latest checkpoint in the work dir) or a path.
     """
     cfg = load_config(config, cfg_options)
-    cfg.work_dir = work_dir or cfg.get('work_dir') or _default_work_dir(config)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     if amp:
         enable_amp(cfg)
     if resume == 'auto':
@@ -64,7 +61,7 @@ def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
     """The config ``tools/test.py`` runs: load ``checkpoint``, optionally dump and draw (boxes
     scoring at least ``show_score_thr``)."""
     cfg = load_config(config, cfg_options)
-    cfg.work_dir = work_dir or cfg.get('work_dir') or _default_work_dir(config)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     cfg.load_from = checkpoint
     if out is not None:
         evaluators = cfg.test_evaluator

@@ -133,7 +133,8 @@ class ViT(BaseModule):
         """Load ``init_cfg=dict(type='Pretrained', checkpoint=..., [prefix='backbone.'])``.
 
         The checkpoint (a ``tools/convert_weights.py`` file, or with ``prefix`` one saved by a
-        vitdense model) is read with ``weights_only=True``; its position table is fitted to this
+        vitdense model, or the work dir of its training, whose last checkpoint is then used) is
+        read with ``weights_only=True``; its position table is fitted to this
         ViT with the source codebase's resampling convention, and what could not be loaded is
         logged.
         """

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vitdense.models.pos_encodings.resample import ResampleMode, resample_grid_table
+from vitdense.utils.work_dir import is_work_dir_path, last_checkpoint
 
 from .core import POS_TABLE, SOURCES, StateDict
 
@@ -196,13 +197,16 @@ def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger
     Args:
         backbone: a ``ViT`` (or any module with the same key layout).
         path: a file written by ``tools/convert_weights.py``, or with ``prefix`` a checkpoint
-            saved by a vitdense model (see :func:`read_model_checkpoint`).
+            saved by a vitdense model (see :func:`read_model_checkpoint`), or the work dir of
+            that model's training: its last checkpoint (mmengine's ``last_checkpoint`` file).
         logger: where to report, as for ``mmengine.logging.print_log``.
         prefix: the backbone's key prefix in a vitdense model checkpoint, e.g. 'backbone.'.
 
     Returns:
         The :class:`LoadReport`.
     """
+    if is_work_dir_path(path):
+        path = last_checkpoint(path)
     if not osp.isfile(path):
         raise FileNotFoundError(
             f"Pretrained checkpoint '{path}' (the backbone's init_cfg.checkpoint) does not exist. "
