@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-from vitdense.datasets import ADE20K_CLASSES, ADE20KDataset
-from vitdense.datasets.shapes import SHAPES_CLASSES, SHAPES_SEG_CLASSES
+from vitdense.datasets import ADE20K_CLASSES, SHAPES_CLASSES, SHAPES_SEG_CLASSES, ADE20KDataset
 from vitdense.registry import DATASETS
 
 

@@ -8,8 +8,7 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from vitdense.datasets import CocoDataset
-from vitdense.datasets.shapes import SHAPES_CLASSES
+from vitdense.datasets import SHAPES_CLASSES, CocoDataset
 from vitdense.registry import DATASETS
 
 

@@ -5,8 +5,7 @@ import os
 import pytest
 from mmengine.registry import DefaultScope
 
-from vitdense.datasets import ObjectCropDataset
-from vitdense.datasets.shapes import SHAPES_CLASSES
+from vitdense.datasets import SHAPES_CLASSES, ObjectCropDataset
 from vitdense.registry import DATASETS
 
 

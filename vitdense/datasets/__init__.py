@@ -1,5 +1,5 @@
 """Datasets: COCO-format detection, its objects as classification crops, and ADE20K-layout
-segmentation.
+segmentation; each with the built-in shapes classes as a registered dataset.
 
 The built-in shapes data is written by :mod:`vitdense.datasets.shapes` (not imported here, so that
 ``python -m vitdense.datasets.shapes`` runs it cleanly).
@@ -8,6 +8,14 @@ from .ade20k import ADE20K_CLASSES, ADE20KDataset
 from .coco import COCO_CLASSES, CocoDataset
 from .metainfo import make_palette
 from .object_crops import ObjectCropDataset
+from .shapes_datasets import (
+    SHAPES_CLASSES,
+    SHAPES_SEG_CLASSES,
+    ShapesCropDataset,
+    ShapesDataset,
+    ShapesSegDataset,
+)
 
 __all__ = ['ADE20K_CLASSES', 'ADE20KDataset', 'COCO_CLASSES', 'CocoDataset', 'ObjectCropDataset',
-           'make_palette']
+           'SHAPES_CLASSES', 'SHAPES_SEG_CLASSES', 'ShapesCropDataset', 'ShapesDataset',
+           'ShapesSegDataset', 'make_palette']

@@ -1,7 +1,7 @@
 """ADE20K-layout semantic segmentation dataset (mmseg 1.x ``ADE20KDataset`` semantics)."""
 import os
 import os.path as osp
-from typing import Callable, Optional, Sequence
+from typing import Callable, ClassVar, Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
@@ -47,25 +47,29 @@ class ADE20KDataset(BaseDataset):
             line; without it every ``img_suffix`` file under the image folder is used, sorted.
         metainfo: ``dict(classes=(...), palette=..., background_index=...)`` (default: the 150
             ADE20K classes, no background class). ``background_index`` is the label of a
-            background class that is learned (with ``reduce_zero_label=False``; the shapes configs
-            set 0); drawn predictions leave it transparent.
+            background class that is learned (with ``reduce_zero_label=False``; ShapesSegDataset
+            sets 0); drawn predictions leave it transparent.
         data_root: dataset folder.
         data_prefix: ``dict(img_path='images/training', seg_map_path='annotations/training')``
             (relative to ``data_root``; leave out ``seg_map_path`` for unlabelled images).
         img_suffix: image file suffix.
         seg_map_suffix: label file suffix.
         reduce_zero_label: label 0 ("other") becomes 255 (ignored) and the rest shift down by
-            one, as ADE20K needs. Set it False where label 0 is a class to learn (shapes).
+            one, as ADE20K needs; False where label 0 is a class to learn (shapes). None: the
+            dataset class's ``REDUCE_ZERO_LABEL``.
         indices, serialize_data, pipeline, test_mode, lazy_init, max_refetch: as
             :class:`mmengine.dataset.BaseDataset`.
     """
 
     METAINFO = dict(classes=ADE20K_CLASSES, palette=make_palette(len(ADE20K_CLASSES)))
+    # The label convention of the dataset's files: True where label 0 is "other", ignored.
+    REDUCE_ZERO_LABEL: ClassVar[bool] = True
 
     def __init__(self, ann_file: str = '', metainfo: Optional[dict | Config] = None,
                  data_root: str = '', data_prefix: Optional[dict] = None,
                  img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
-                 reduce_zero_label: bool = True, indices: Optional[int | Sequence[int]] = None,
+                 reduce_zero_label: Optional[bool] = None,
+                 indices: Optional[int | Sequence[int]] = None,
                  serialize_data: bool = True, pipeline: Sequence[dict | Callable] = (),
                  test_mode: bool = False, lazy_init: bool = False,
                  max_refetch: int = 1000) -> None:
@@ -77,7 +81,8 @@ class ADE20KDataset(BaseDataset):
                              f"seg_map_path='<label folder>'), got {data_prefix}.")
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
-        self.reduce_zero_label = reduce_zero_label
+        self.reduce_zero_label = (self.REDUCE_ZERO_LABEL if reduce_zero_label is None
+                                  else reduce_zero_label)
         super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
                          data_prefix=data_prefix, filter_cfg=None, indices=indices,
                          serialize_data=serialize_data, pipeline=list(pipeline),

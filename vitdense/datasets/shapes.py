@@ -20,9 +20,9 @@ Layout under ``out_dir``::
     shapes_meta.json                          written last; marks a complete dataset
 
 For segmentation, background is a real class, learned and scored, as in Pascal VOC (not ignored
-as ADE20K's "other" through ``reduce_zero_label``): :data:`SHAPES_SEG_CLASSES` lists the 9 classes
-with ``'background'`` at label 0; configs/_base_/datasets/shapes_segmentation.py uses them with
-``reduce_zero_label=False``.
+as ADE20K's "other" through ``reduce_zero_label``). The datasets that read these files, with the
+class names, are in :mod:`vitdense.datasets.shapes_datasets` (``ShapesDataset``,
+``ShapesSegDataset``: 9 classes with ``'background'`` at label 0, ``ShapesCropDataset``).
 
 Usage: ``python -m vitdense.datasets.shapes --out data/shapes [--seed 0 --num-train 2000
 --num-val 300] [--skip-existing]``.
@@ -37,9 +37,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-SHAPES_CLASSES = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
-# Segmentation classes (``reduce_zero_label=False``): background is label 0, learned and scored.
-SHAPES_SEG_CLASSES = ('background', ) + SHAPES_CLASSES
+from vitdense.datasets.shapes_datasets import SHAPES_CLASSES
 
 GENERATOR_VERSION = 2  # bump whenever the output for a seed changes
 META_FILE = 'shapes_meta.json'

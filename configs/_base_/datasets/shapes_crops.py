@@ -1,8 +1,8 @@
 # The objects of the built-in `shapes` dataset as 64 x 64 classification crops
-# (python -m vitdense.datasets.shapes): one sample per non-crowd object of >= 12 px.
-dataset_type = 'ObjectCropDataset'
+# (python -m vitdense.datasets.shapes): one sample per non-crowd object of >= 12 px; its 8
+# classes are ShapesCropDataset's default metainfo.
+dataset_type = 'ShapesCropDataset'
 data_root = 'data/shapes/'
-classes = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
 crop_size = (64, 64)  # (w, h) of the crops fed to the model
 
 train_pipeline = [
@@ -26,7 +26,6 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=dict(classes=classes),
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         min_size=12,
@@ -40,7 +39,6 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=dict(classes=classes),
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         min_size=12,

@@ -1,20 +1,20 @@
-# The built-in `shapes` dataset in COCO format (python -m vitdense.datasets.shapes).
-dataset_type = 'CocoDataset'
+# The built-in `shapes` dataset in COCO format (python -m vitdense.datasets.shapes); its 8
+# classes are ShapesDataset's default metainfo.
+dataset_type = 'ShapesDataset'
 data_root = 'data/shapes/'
-classes = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
-image_size = (320, 320)  # (h, w) of the training crops
+image_size = (320, 320)  # square: the resize scale (w, h) and the training crops (h, w)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomResize', scale=(320, 320), ratio_range=(0.75, 1.25), keep_ratio=True),
+    dict(type='RandomResize', scale=image_size, ratio_range=(0.75, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=image_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs'),
 ]
@@ -26,7 +26,6 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=dict(classes=classes),
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=2),
@@ -40,7 +39,6 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=dict(classes=classes),
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,

@@ -1,24 +1,23 @@
 # The built-in `shapes` dataset in the ADE20K layout. Unlike ADE20K (0 = "other", ignored through
 # reduce_zero_label), label 0 is background, a class learned and scored like the 8 shapes, as in
-# Pascal VOC: 9 classes. mIoU averages all 9; mIoU_fg the 8 shapes. Drawings leave it transparent.
-dataset_type = 'ADE20KDataset'
+# Pascal VOC: 9 classes, ShapesSegDataset's default metainfo (with background_index=0, and
+# reduce_zero_label=False by default). mIoU averages all 9; mIoU_fg the 8 shapes. Drawings leave
+# background transparent.
+dataset_type = 'ShapesSegDataset'
 data_root = 'data/shapes/'
-classes = ('background', 'circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring',
-           'crescent')
-metainfo = dict(classes=classes, background_index=0)
-crop_size = (320, 320)
+crop_size = (320, 320)  # square: the resize scale (w, h) and the training crops (h, w)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=False, with_label=False, with_seg=True),
-    dict(type='RandomResize', scale=(320, 320), ratio_range=(0.75, 1.25), keep_ratio=True),
+    dict(type='RandomResize', scale=crop_size, ratio_range=(0.75, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='Resize', scale=crop_size, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=False, with_label=False, with_seg=True),
     dict(type='PackSegInputs'),
 ]
@@ -30,9 +29,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=metainfo,
         data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-        reduce_zero_label=False,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
@@ -43,11 +40,9 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=metainfo,
         data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        reduce_zero_label=False,
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], background_classes=classes[:1])
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], background_classes=('background', ))
 test_evaluator = val_evaluator
