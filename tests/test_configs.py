@@ -1,47 +1,114 @@
-"""Every config in configs/ builds: its model (shrunk to the test ViT), pipelines and metrics."""
+"""Every config in configs/ builds: its model (shrunk to the test ViT) keeps the shape contract,
+its datasets, pipelines and metrics build from what the config gives them."""
 import glob
+import inspect
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import BaseDataset
 
-from vitdense.registry import METRICS, MODELS, TRANSFORMS
+from vitdense.registry import DATA_SAMPLERS, DATASETS, METRICS, MODELS, TRANSFORMS
 from vitdense.utils import register_all_modules
+from vitdense.utils.work_dir import default_work_dir, is_work_dir_path
 
 register_all_modules()
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
+IDS = [osp.relpath(p, ROOT) for p in CONFIGS]
+SPLITS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+H, W = 64, 128  # a multiple of every output stride (up to 64), so each map's size is exact
 
 
-def _pipelines(cfg):
-    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(split)
-        if loader:
-            yield loader.dataset.pipeline
-
-
-@pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
-def test_config_builds(path):
-    cfg = Config.fromfile(path)
-    assert cfg.default_scope == 'vitdense'
-    backbone = cfg.model.backbone
-    backbone.update(arch='test')  # depth 2: keep block indices inside it
+def shrink(backbone: Config) -> None:
+    """The test ViT (depth 2) for a ViT backbone, its block indices kept inside it."""
+    if backbone.type != 'ViT':
+        return
+    backbone.arch = 'test'
     for key in ('global_indices', 'cond_pos_indices', 'out_indices'):
         if key in backbone:
             backbone[key] = tuple(sorted({min(i, 1) if i >= 0 else i for i in backbone[key]}))
+
+
+def dataset_classes(dataset: Config) -> tuple:
+    default = DATASETS.get(dataset.type).METAINFO['classes']
+    return tuple(dataset.get('metainfo', {}).get('classes', default))
+
+
+def head_of(model) -> torch.nn.Module:
+    for name in ('bbox_head', 'decode_head', 'head'):
+        if hasattr(model, name):
+            return getattr(model, name)
+    raise AssertionError(f'{type(model).__name__} has no head')
+
+
+def check_outputs(model, out) -> None:
+    """The tensor-mode outputs have the sizes the head's inputs promise (channels and stride)."""
+    shapes = model.head_input_shape
+    head = head_of(model)
+    k = head.num_classes
+    if hasattr(model, 'bbox_head'):  # per level: scores (1, K), boxes (1, 4), centerness (1, 1)
+        cls_scores, bbox_preds, centernesses = out
+        assert len(cls_scores) == len(head.in_features)
+        for name, cls, box, ctr in zip(head.in_features, cls_scores, bbox_preds, centernesses):
+            size = (H // shapes[name].stride, W // shapes[name].stride)
+            assert cls.shape == (1, k, *size) and box.shape == (1, 4, *size), name
+            assert ctr.shape == (1, 1, *size), name
+    elif hasattr(model, 'decode_head'):  # logits at the finest input stride
+        stride = min(shapes[name].stride for name in head.in_features)
+        assert out.shape == (1, k, H // stride, W // stride)
+    else:
+        assert out.shape == (1, k)
+    flat = [out] if isinstance(out, torch.Tensor) else [t for maps in out for t in maps]
+    assert all(torch.isfinite(t).all() for t in flat)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=IDS)
+def test_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'vitdense'
+    shrink(cfg.model.backbone)
     model = MODELS.build(cfg.model)
     model.eval()
     with torch.no_grad():
-        out = model(torch.randn(1, 3, 64, 96), mode='tensor')
-    assert out is not None
-    for pipeline in _pipelines(cfg):
-        for step in pipeline:
+        check_outputs(model, model(torch.randn(1, 3, H, W), mode='tensor'))
+    assert head_of(model).num_classes == len(dataset_classes(cfg.val_dataloader.dataset))
+
+    for split in SPLITS:
+        loader = cfg[split]
+        dataset = dict(loader.dataset)
+        dataset_cls = DATASETS.get(dataset.pop('type'))
+        assert issubclass(dataset_cls, BaseDataset)
+        inspect.signature(dataset_cls).bind(**dataset)  # every key is a constructor argument
+        assert loader.sampler.type in DATA_SAMPLERS
+        for step in loader.dataset.pipeline:
             TRANSFORMS.build(step)
+    val = cfg.val_dataloader.dataset
     evaluators = cfg.test_evaluator
     for metric in evaluators if isinstance(evaluators, list) else [evaluators]:
-        assert METRICS.get(metric['type']) is not None
+        if metric.get('ann_file'):  # the val split's annotations; read when the metric is built
+            assert metric.ann_file == val.data_root + val.ann_file
+            metric = dict(metric, ann_file=None)
+        METRICS.build(metric)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=IDS)
+def test_prefix_load_matches_the_config_that_saved_it(path):
+    """A backbone that loads the ``backbone.*`` weights of another config's training has the
+    same backbone config, or the weights would load with mismatches."""
+    backbone = Config.fromfile(path).model.backbone.to_dict()
+    init = backbone.pop('init_cfg', None)
+    if not init or init.get('prefix') != 'backbone.' or not is_work_dir_path(init['checkpoint']):
+        pytest.skip('no backbone loaded from a work dir')
+    name = osp.basename(init['checkpoint'])
+    sources = glob.glob(osp.join(ROOT, 'configs', '**', f'{name}.py'), recursive=True)
+    assert len(sources) == 1, f'{init["checkpoint"]} is the work dir of no config in configs/'
+    assert init['checkpoint'] == default_work_dir(sources[0])
+    source = Config.fromfile(sources[0]).model.backbone.to_dict()
+    source.pop('init_cfg', None)
+    assert backbone == source
 
 
 def test_config_names_follow_the_convention():

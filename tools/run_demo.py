@@ -2,8 +2,9 @@
 detector and segmentor from it, and evaluate all three on the val split.
 
 Each model is trained with tools/train.py and evaluated with tools/test.py (the real CLI, in
-subprocesses); a job's backbone comes from the checkpoint of the job named in its
-``backbone_from``. The script then prints one table and where the drawn predictions are.
+subprocesses), in tools/train.py's default work dir for its config (work_dirs/<config name>), so
+that each config also runs alone afterwards: the dense configs load the pretraining's backbone
+from its work dir. The script then prints one table and where the drawn predictions are.
 """
 import argparse
 import subprocess
@@ -25,26 +26,18 @@ def run(cmd: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--work-root', default='work_dirs/demo')
     parser.add_argument('--cfg-options', nargs='*', default=[],
                         help='extra overrides for every training, e.g. train_cfg.max_iters=10')
     args = parser.parse_args()
-    rows, checkpoints = [], {}
+    rows = []
     for job in DEMO_JOBS:
-        work_dir = f'{args.work_root}/{job.name}'
-        options = list(args.cfg_options)
-        if job.backbone_from:
-            options.append(f'model.backbone.init_cfg.checkpoint={checkpoints[job.backbone_from]}')
-        extra = ['--cfg-options', *options] if options else []
-        train_s = run([sys.executable, 'tools/train.py', job.config, '--work-dir', work_dir,
-                       '--amp', *extra])
-        checkpoints[job.name] = last_checkpoint(work_dir)
-        vis_dir = f'{work_dir}/vis' if job.draw else None
-        test_s = run([sys.executable, 'tools/test.py', job.config, checkpoints[job.name],
-                      '--work-dir', work_dir,
+        extra = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
+        train_s = run([sys.executable, 'tools/train.py', job.config, '--amp', *extra])
+        vis_dir = f'{job.work_dir}/vis' if job.draw else None
+        test_s = run([sys.executable, 'tools/test.py', job.config, last_checkpoint(job.work_dir),
                       *(['--show-dir', vis_dir, '--show-score-thr', str(SHOW_SCORE_THR)]
                         if vis_dir else [])])
-        rows.append((job, train_s + test_s, read_test_metrics(work_dir), vis_dir))
+        rows.append((job, train_s + test_s, read_test_metrics(job.work_dir), vis_dir))
     print(format_table(rows))
 
 

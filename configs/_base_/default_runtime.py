@@ -1,12 +1,10 @@
+# What every training shares, whatever its schedule. Logging is by iteration (the schedule
+# bases set the logger and checkpoint intervals in default_hooks; mmengine adds the timer,
+# param_scheduler and sampler_seed hooks); TrainTimeHook logs the minutes spent training as
+# train_minutes with each validation, for learning curves against time.
 default_scope = 'vitdense'
 
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-
+custom_hooks = [dict(type='TrainTimeHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
@@ -14,7 +12,8 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+randomness = dict(seed=0)

@@ -3,6 +3,7 @@ import os.path as osp
 
 import pytest
 
+from vitdense.apis.demo import demo_job
 from vitdense.apis.profiling import (
     MODEL_STAGES,
     STAGES,
@@ -14,8 +15,8 @@ from vitdense.apis.profiling import (
 from vitdense.datasets.shapes import generate_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DET = osp.join(ROOT, 'configs/fcos/fcos_vit-t-conv_1xb8-demo_shapes.py')
-SEG = osp.join(ROOT, 'configs/fpnseg/fpnseg_vit-t-conv_1xb8-demo_shapes.py')
+DET = osp.join(ROOT, demo_job('detector').config)
+SEG = osp.join(ROOT, demo_job('segmentor').config)
 
 
 @pytest.fixture(scope='module')

@@ -4,16 +4,21 @@ import json
 import os.path as osp
 from dataclasses import dataclass
 
+from vitdense.utils.work_dir import default_work_dir, last_checkpoint
+
+__all__ = ['COLUMNS', 'DEMO_JOBS', 'DemoJob', 'demo_job', 'format_table', 'last_checkpoint',
+           'read_test_metrics']
+
 
 @dataclass(frozen=True)
 class DemoJob:
-    """One `make demo` training.
+    """One `make demo` training, in tools/train.py's default work dir for its config.
 
     Attributes:
-        name: the job's name (its work dir under the demo's work root).
+        name: the job's name.
         config: the config it trains and tests.
-        backbone_from: the job whose last checkpoint initialises this job's backbone
-            (``model.backbone.init_cfg.checkpoint``), or None.
+        backbone_from: the job whose last checkpoint initialises this job's backbone: the
+            config's ``model.backbone.init_cfg.checkpoint`` names that job's work dir.
         draw: whether tools/test.py draws its predictions (dense jobs).
     """
 
@@ -22,18 +27,23 @@ class DemoJob:
     backbone_from: str | None = None
     draw: bool = True
 
+    @property
+    def work_dir(self) -> str:
+        """``work_dirs/<config name>``, as ``python tools/train.py CONFIG`` uses."""
+        return default_work_dir(self.config)
+
 
 # No pretrained weights can be downloaded here, and a ViT learns the shapes far faster from a
 # backbone that already tells them apart (docs/benchmarks.md): the demo first pretrains it on
 # object crops, then fine-tunes the detector and the segmentor from it.
 DEMO_JOBS = (
-    DemoJob('pretrain', 'configs/cls/cls_vit-t-conv_1xb64-demo_shapes-crops.py', draw=False),
-    DemoJob('detector', 'configs/fcos/fcos_vit-t-conv_1xb8-demo_shapes.py',
+    DemoJob('pretrain', 'configs/cls/cls_vit-t-hybrid_1xb64-demo_shapes-crops.py', draw=False),
+    DemoJob('detector', 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py',
             backbone_from='pretrain'),
-    DemoJob('segmentor', 'configs/fpnseg/fpnseg_vit-t-conv_1xb8-demo_shapes.py',
+    DemoJob('segmentor', 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb8-demo_shapes.py',
             backbone_from='pretrain'),
 )
-COLUMNS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'aAcc')
+COLUMNS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'mIoU_fg', 'aAcc')
 
 
 def demo_job(name: str) -> DemoJob:
@@ -42,15 +52,6 @@ def demo_job(name: str) -> DemoJob:
         if job.name == name:
             return job
     raise KeyError(f"No demo job {name!r}; the jobs are {[j.name for j in DEMO_JOBS]}")
-
-
-def last_checkpoint(work_dir: str) -> str:
-    """The checkpoint path mmengine's CheckpointHook recorded last in ``work_dir``."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        raise FileNotFoundError(f'{marker!r} is missing: did training finish?')
-    with open(marker) as f:
-        return f.read().strip()
 
 
 def read_test_metrics(work_dir: str) -> dict[str, float]:

@@ -1,12 +1,7 @@
 # FCOS on a plain ViT-B/16 with ViTDet's simple feature pyramid (p3-p6).
 model = dict(
     type='Detector',
-    data_preprocessor=dict(
-        type='DenseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=64),
+    data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=64),
     backbone=dict(
         type='ViT',
         arch='base',

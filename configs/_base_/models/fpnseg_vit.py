@@ -1,13 +1,7 @@
 # A plain ViT-B/16, ViTDet's simple feature pyramid and a light fusing decoder.
 model = dict(
     type='Segmentor',
-    data_preprocessor=dict(
-        type='DenseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32,
-        seg_pad_value=255),
+    data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=32),
     backbone=dict(
         type='ViT',
         arch='base',

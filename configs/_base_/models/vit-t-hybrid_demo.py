@@ -1,0 +1,20 @@
+# The `make demo` backbone, written once: a hybrid ViT-Tiny (6 blocks of width 192) on a
+# ResNet-style stem of basic blocks (stride 16, BatchNorm), whose stride-4 and stride-8 maps
+# (p2, p3) are returned too, for the necks' laterals (a classifier ignores them). The
+# pretraining (configs/cls) trains it; the detector and the segmentor take `pretrained_backbone`:
+# the same config, loading the pretraining's last checkpoint from its work dir (tools/train.py's
+# default for that config). Its 20 x 20 absolute PE is resampled to any input grid.
+backbone = dict(
+    type='ViT',
+    arch=dict(dim=192, depth=6, num_heads=3),
+    img_size=(320, 320),
+    stem=dict(type='BasicBlockStem', widths=(48, 96, 192), depths=(1, 2, 2), stem_channels=32,
+              extra_outputs=('p2', 'p3')),
+    pos_embed=dict(type='LearnedAbsolutePE'),
+    layer_scale=0.1,
+    drop_path_rate=0.0,
+    out_indices=(-1, ))
+pretrained_backbone = dict(
+    backbone,
+    init_cfg=dict(type='Pretrained', prefix='backbone.',
+                  checkpoint='work_dirs/cls_vit-t-hybrid_1xb64-demo_shapes-crops'))

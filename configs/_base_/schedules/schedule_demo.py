@@ -1,0 +1,28 @@
+# The `make demo` schedule, shared by its three jobs (pretraining, detector, segmentor) and by
+# the CNN references: every value that is tuned is here, once. AdamW without weight decay on
+# norm layers, linear warm-up, then cosine decay to 0.01 x lr at the last iteration (mmengine
+# ends a scheduler there when it has no `end`). The pretraining keeps a constant rate after the
+# warm-up (its leaf says why).
+pretrain_iters = 400  # configs/cls/*_demo_shapes-crops.py
+detector_iters = 500  # configs/fcos/*_demo_shapes.py
+segmentor_iters = 400  # configs/fpnseg/*_demo_shapes.py
+warmup_iters = 50
+
+train_cfg = dict(type='IterBasedTrainLoop', val_interval=1000)  # leaves set max_iters
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0.0),
+    clip_grad=dict(max_norm=1.0, norm_type=2))
+lr_warmup = dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup_iters)
+param_scheduler = [
+    lr_warmup,
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=warmup_iters, eta_min_ratio=0.01),
+]
+# Validation every val_interval iterations and at the last one; the checkpoint of the last
+# iteration only (save_last), which the dense jobs load the pretrained backbone from.
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=-1, max_keep_ckpts=2))

@@ -1,0 +1,13 @@
+# `make demo`, job 1: pretrain the demo's hybrid ViT-Tiny as an 8-way classifier of 64 x 64
+# object crops cut from the shapes train split. The detector and the segmentor start from the
+# `backbone.*` weights of its last checkpoint, in its work dir (work_dirs/<this file's name>).
+_base_ = [
+    '../_base_/models/cls_demo.py', '../_base_/models/vit-t-hybrid_demo.py',
+    '../_base_/datasets/shapes_crops.py', '../_base_/schedules/schedule_demo.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(backbone={{_base_.backbone}})
+train_cfg = dict(max_iters={{_base_.pretrain_iters}})
+# Warm-up, then a constant rate: in a schedule this short, cosine decay stops learning early
+# (val top-1 30.4 % with cosine to 1e-5 vs 50.8 % constant, 600 iterations; docs/benchmarks.md).
+param_scheduler = [{{_base_.lr_warmup}}]
