@@ -27,7 +27,8 @@ def run(cmd: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--cfg-options', nargs='*', default=[],
-                        help='extra overrides for every training, e.g. train_cfg.max_iters=10')
+                        help='extra overrides for every training, e.g. '
+                             'train_cfg.max_iters=100 (more than the 50 warm-up iterations)')
     args = parser.parse_args()
     rows = []
     for job in DEMO_JOBS:
