@@ -12,3 +12,19 @@ train_cfg = dict(max_iters={{_base_.pretrain_iters}})
 # Warm-up, then a constant rate: in a schedule this short, cosine decay stops learning early
 # (val top-1 30.4 % with cosine to 1e-5 vs 50.8 % constant, 600 iterations; docs/benchmarks.md).
 param_scheduler = [{{_base_.lr_warmup}}]
+# The old recipe's 64 x 64 crops (the dataset base now has the new recipe's 48).
+old_crop_size = (64, 64)
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageFromFile'),
+    dict(type='CropObject', margin_range=(0.1, 0.25), pad_val=114),
+    dict(type='Resize', scale=old_crop_size, keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackClsInputs'),
+]))
+val_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageFromFile'),
+    dict(type='CropObject', margin_range=(0.175, 0.175), pad_val=114),
+    dict(type='Resize', scale=old_crop_size, keep_ratio=False),
+    dict(type='PackClsInputs'),
+]))
+test_dataloader = val_dataloader

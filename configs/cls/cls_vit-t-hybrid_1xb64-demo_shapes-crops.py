@@ -1,4 +1,4 @@
-# `make demo`, job 1: pretrain the demo's hybrid ViT-Tiny as an 8-way classifier of 64 x 64
+# `make demo`, job 1: pretrain the demo's hybrid ViT-Tiny as an 8-way classifier of 48 x 48
 # object crops cut from the shapes train split. The detector and the segmentor start from the
 # `backbone.*` weights of its last checkpoint, in its work dir (work_dirs/<this file's name>).
 _base_ = [

@@ -1,9 +1,11 @@
-# The objects of the built-in `shapes` dataset as 64 x 64 classification crops
+# The objects of the built-in `shapes` dataset as 48 x 48 classification crops
 # (python -m vitdense.datasets.shapes): one sample per non-crowd object of >= 12 px; its 8
 # classes are ShapesCropDataset's default metainfo.
 dataset_type = 'ShapesCropDataset'
 data_root = 'data/shapes/'
-crop_size = (64, 64)  # (w, h) of the crops fed to the model
+# (w, h) of the crops fed to the model. 48 px: the hybrid ViT reached 33.8 % val top-1 after 200
+# iterations and 66.8 % after 600, vs 18.2 % after 200 with 64 px crops (docs/benchmarks.md).
+crop_size = (48, 48)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
