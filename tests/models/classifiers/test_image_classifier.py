@@ -9,7 +9,8 @@ from vitdense.utils import register_all_modules
 register_all_modules()
 
 
-# the demo's backbone, shrunk: a 20 x 20 reference grid for 64 x 64 crops (4 x 4 grids)
+# the old demo recipe's backbone (conv stem), shrunk: a 20 x 20 reference grid for 64 x 64 crops
+# (4 x 4 grids)
 BACKBONE = dict(type='ViT', arch='test', img_size=(320, 320),
                 stem=dict(type='ConvStem', stride=16, base_channels=8),
                 pos_embed=dict(type='LearnedAbsolutePE'))
