@@ -4,7 +4,8 @@
 # pretraining (configs/cls) trains it; the detector takes `pretrained_backbone`, the same config
 # loading the pretraining's last checkpoint from its work dir (tools/train.py's default for that
 # config), and the segmentor `detector_backbone`, the detector's backbone (it has seen the shapes
-# longer: mIoU 14.2 vs 11.3 after 200 iterations from the pretraining alone, docs/benchmarks.md). Its 20 x 20 absolute PE is resampled to any input grid.
+# longer: mIoU 14.2 vs 11.3 after 200 iterations from the pretraining alone, docs/benchmarks.md).
+# Its 20 x 20 absolute PE is resampled to any input grid.
 backbone = dict(
     type='ViT',
     arch=dict(dim=192, depth=6, num_heads=3),
