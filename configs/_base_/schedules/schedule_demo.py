@@ -3,9 +3,9 @@
 # norm layers, linear warm-up, then cosine decay to 0.01 x lr at the last iteration (mmengine
 # ends a scheduler there when it has no `end`). The pretraining keeps a constant rate after the
 # warm-up (its leaf says why).
-pretrain_iters = 750  # configs/cls/*_demo_shapes-crops.py
-detector_iters = 340  # configs/fcos/*_demo_shapes.py
-segmentor_iters = 240  # configs/fpnseg/*_demo_shapes.py
+pretrain_iters = 650  # configs/cls/*_demo_shapes-crops.py
+detector_iters = 300  # configs/fcos/*_demo_shapes.py
+segmentor_iters = 200  # configs/fpnseg/*_demo_shapes.py
 warmup_iters = 50
 
 train_cfg = dict(type='IterBasedTrainLoop', val_interval=1000)  # leaves set max_iters
