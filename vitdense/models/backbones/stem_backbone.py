@@ -7,6 +7,8 @@ from torch import nn
 from vitdense.registry import MODELS
 from vitdense.structures import ShapeSpec
 
+from .stems import split_stem_output, stem_output_shape
+
 
 @MODELS.register_module()
 class StemBackbone(nn.Module):
@@ -30,12 +32,10 @@ class StemBackbone(nn.Module):
 
     def output_shape(self) -> dict[str, ShapeSpec]:
         """Channels and stride of every returned map."""
-        extra = getattr(self.stem, 'extra_output_shape', None)
-        shapes = {self.name: ShapeSpec(self.dim, self.stem.stride)}
-        return {**shapes, **extra()} if extra is not None else shapes
+        return {self.name: ShapeSpec(self.dim, self.stem.stride),
+                **stem_output_shape(self.stem)}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: (B, C, H, W) -> {p*: (B, dim, ceil(H / stride), ceil(W / stride)), extras}."""
-        out = self.stem(x)
-        out, extras = out if isinstance(out, tuple) else (out, {})
+        out, extras = split_stem_output(self.stem(x))
         return {self.name: out, **extras}

@@ -7,8 +7,21 @@ from torch.nn import functional as F
 
 from vitdense.models.layers import PatchEmbed, build_norm2d
 from vitdense.registry import MODELS
+from vitdense.structures import ShapeSpec
 
 MODELS.register_module(module=PatchEmbed)
+
+
+def stem_output_shape(stem: nn.Module) -> dict[str, ShapeSpec]:
+    """The extra maps a stem returns beside its token grid (``extra_output_shape()``, e.g. a
+    hybrid stem's stride-4/8 maps), or none."""
+    extra = getattr(stem, 'extra_output_shape', None)
+    return extra() if extra is not None else {}
+
+
+def split_stem_output(out: torch.Tensor | tuple) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A stem's output -> (token grid (B, dim, h, w), {name: extra map})."""
+    return out if isinstance(out, tuple) else (out, {})
 
 
 @MODELS.register_module()

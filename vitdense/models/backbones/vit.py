@@ -11,6 +11,7 @@ from vitdense.registry import MODELS, POS_ENCODINGS
 from vitdense.structures import ShapeSpec
 from vitdense.utils.convert import loader as weight_loader  # a module import avoids a cycle
 
+from .stems import split_stem_output, stem_output_shape
 from .variants import get_vit_size
 
 
@@ -149,13 +150,12 @@ class ViT(BaseModule):
         """Channels and stride of every returned map (and of a stem's extra maps)."""
         shapes = {name: ShapeSpec(self.embed_dim, self.patch_size)
                   for name in self.out_names.values()}
-        extra = getattr(self.patch_embed, 'extra_output_shape', None)
-        return {**shapes, **extra()} if extra is not None else shapes
+        return {**shapes, **stem_output_shape(self.patch_embed)}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: (B, C, H, W) -> {name: (B, dim, ceil(H / p), ceil(W / p))}."""
         x = self.patch_embed(x)  # (B, dim, h, w), or that and a stem's extra maps
-        x, outs = x if isinstance(x, tuple) else (x, {})
+        x, outs = split_stem_output(x)
         b, _, h, w = x.shape
         hw = (h, w)
         x = x.flatten(2).transpose(1, 2)  # (B, h * w, dim)

@@ -71,17 +71,18 @@ class SimpleFPN(nn.Module):
                     nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm is None),
                     build_norm2d(norm, out_channels))])
             self._shapes[name] = ShapeSpec(out_channels, stride)
+        self.lateral_inputs: dict[str, str] = {}  # output level -> backbone map added to it
         for feature in lateral_features:
             lateral = input_shape.get(feature)
-            if lateral is None or f'p{int(math.log2(lateral.stride))}' not in self.stages:
+            level = f'p{int(math.log2(lateral.stride))}' if lateral is not None else None
+            if level not in self.stages:
                 raise KeyError(f'SimpleFPN lateral feature {feature!r} must be a backbone output '
                                f'({sorted(input_shape)}) with the stride of an output level '
                                f'({sorted(self.stages)})')
-            self.lateral[f'p{int(math.log2(lateral.stride))}'] = nn.Sequential(
+            self.lateral_inputs[level] = feature
+            self.lateral[level] = nn.Sequential(
                 nn.Conv2d(lateral.channels, out_channels, 1, bias=norm is None),
                 build_norm2d(norm, out_channels))
-        self.lateral_inputs = {f'p{int(math.log2(input_shape[f].stride))}': f
-                               for f in lateral_features}
         if top_block:
             last = max(self._shapes.values(), key=lambda s: s.stride)
             self._top_name = f'p{int(math.log2(last.stride * 2))}'
