@@ -50,3 +50,54 @@ def test_loss_predict_and_tensor_modes():
         boxes = sample.pred_instances.bboxes
         oh, ow = sample.ori_shape
         assert (boxes[:, 0::2] <= ow).all() and (boxes[:, 1::2] <= oh).all()
+
+
+class _RecordingHead(torch.nn.Module):
+    """A head with the full contract: records what tensor mode hands it."""
+
+    def __init__(self, input_shape):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(input_shape['p4'].channels, 1, 1)
+        self.seen = []
+
+    def forward(self, feats, data_samples=None):
+        self.seen.append(data_samples)
+        return self.conv(feats['p4'])
+
+
+class _OldContractHead(torch.nn.Module):
+    """A plugin written before heads took the samples in tensor mode: forward(feats) only."""
+
+    def __init__(self, input_shape):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(input_shape['p4'].channels, 1, 1)
+
+    def forward(self, feats):
+        return self.conv(feats['p4'])
+
+
+def _with_head(head_cls):
+    name = head_cls.__name__
+    if name not in MODELS.module_dict:
+        MODELS.register_module(module=head_cls)
+    return MODELS.build(dict(
+        type='Detector',
+        data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=32),
+        backbone=dict(type='ViT', arch='test', img_size=(64, 64), patch_size=16,
+                      pos_embed=dict(type='LearnedAbsolutePE')),
+        neck=dict(type='SimpleFPN', out_channels=32, scale_factors=(2.0, 1.0, 0.5)),
+        bbox_head=dict(type=name)))
+
+
+def test_tensor_mode_hands_the_samples_to_the_head_and_old_heads_still_work():
+    model = _with_head(_RecordingHead)
+    data = model.data_preprocessor(batch())
+    out = model(data['inputs'], data['data_samples'], mode='tensor')
+    assert out.shape == (2, 1, 4, 6)
+    assert model.bbox_head.seen[-1] is data['data_samples']
+    assert model.bbox_head.seen[-1][0].batch_input_shape == (64, 96)
+    model(data['inputs'], mode='tensor')
+    assert model.bbox_head.seen[-1] is None
+
+    old = _with_head(_OldContractHead)
+    assert old(data['inputs'], data['data_samples'], mode='tensor').shape == (2, 1, 4, 6)

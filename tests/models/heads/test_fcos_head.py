@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-import vitdense.models.heads.det.fcos_head as fcos_module
+import vitdense.models.heads.det.fcos_assigner as assigner_module
 from vitdense.models.heads.det import FCOSHead
 from vitdense.models.utils import box_iou, level_points
 from vitdense.registry import MODELS
@@ -129,7 +129,7 @@ def test_batched_targets_equal_per_image_targets(monkeypatch):
         one_labels, one_targets = head.get_targets(points, [sample])
         assert torch.equal(labels[i], one_labels[0])
         torch.testing.assert_close(targets[i], one_targets[0])
-    monkeypatch.setattr(fcos_module, '_TARGET_CHUNK', 1)  # one image at a time
+    monkeypatch.setattr(assigner_module, 'TARGET_CHUNK', 1)  # one image at a time
     chunked = head.get_targets(points, samples)
     assert torch.equal(chunked[0], labels) and torch.equal(chunked[1], targets)
 
@@ -246,3 +246,16 @@ def test_distributed_loss_averages_the_positive_count(tmp_path):
     # The centerness normaliser of the GIoU loss is averaged the same way.
     torch.testing.assert_close(rank0['loss_bbox'], local['loss_bbox'] * 2)
     assert rank1['loss_bbox'] == 0 and rank1['loss_centerness'] == 0
+
+
+def test_losses_come_from_config():
+    feats, samples = make_feats(batch=1), [make_sample(*TWO_BOXES)]
+    base = make_head().loss(feats, samples)
+    heavier = make_head(loss_bbox=dict(type='GIoULoss', loss_weight=3.0),
+                        loss_cls=dict(type='FocalLoss', alpha=0.25, gamma=2.0, loss_weight=0.5))
+    out = heavier.loss(feats, samples)
+    torch.testing.assert_close(out['loss_bbox'], 3 * base['loss_bbox'])
+    torch.testing.assert_close(out['loss_cls'], 0.5 * base['loss_cls'])
+    torch.testing.assert_close(out['loss_centerness'], base['loss_centerness'])
+    with pytest.raises(KeyError, match='FocalLos'):
+        make_head(loss_cls=dict(type='FocalLos'))

@@ -7,6 +7,7 @@ from .box_ops import (
     generalized_box_iou,
 )
 from .box_rescale import clip_boxes_, rescale_boxes
+from .det_postprocess import nms_postprocess
 from .dist import mean_over_ranks
 from .nms import batched_nms, nms
 from .point_generator import level_points
@@ -14,5 +15,5 @@ from .point_generator import level_points
 __all__ = [
     'aligned_giou', 'batched_nms', 'box_area', 'box_cxcywh_to_xyxy', 'box_iou',
     'box_xyxy_to_cxcywh', 'clip_boxes_', 'generalized_box_iou', 'level_points', 'mean_over_ranks',
-    'nms', 'rescale_boxes',
+    'nms', 'nms_postprocess', 'rescale_boxes',
 ]
