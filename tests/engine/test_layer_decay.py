@@ -94,10 +94,45 @@ def test_bare_backbone_is_decayed_without_prefix():
 
 def test_bad_paramwise_cfg_is_rejected():
     optim = dict(optimizer=dict(type='AdamW', lr=LR))
-    with pytest.raises(ValueError, match="missing \\['num_layers'\\]"):
-        LayerDecayOptimWrapperConstructor(optim, dict(decay_rate=0.7))
+    with pytest.raises(ValueError, match="missing \\['decay_rate'\\]"):
+        LayerDecayOptimWrapperConstructor(optim, dict(num_layers=12))
     with pytest.raises(ValueError, match="unsupported \\['norm_decay_mult'\\]"):
         LayerDecayOptimWrapperConstructor(optim, dict(decay_rate=0.7, num_layers=12,
                                                       norm_decay_mult=0.0))
     with pytest.raises(ValueError, match='decay_rate must be in'):
         LayerDecayOptimWrapperConstructor(optim, dict(decay_rate=1.5, num_layers=12))
+    with pytest.raises(ValueError, match="custom_keys\\['offsets'\\]"):
+        LayerDecayOptimWrapperConstructor(optim, dict(decay_rate=0.7,
+                                                      custom_keys=dict(offsets=dict(lr=0.1))))
+
+
+def _groups(paramwise_cfg: dict) -> dict[str, dict]:
+    register_all_modules()
+    model = TinyDetector()
+    wrapper = build_optim_wrapper(model, dict(
+        optimizer=dict(type='AdamW', lr=LR, weight_decay=WD),
+        constructor='LayerDecayOptimWrapperConstructor', paramwise_cfg=paramwise_cfg))
+    return {name: group for group in wrapper.optimizer.param_groups
+            for name in group['param_names']}
+
+
+def test_depth_comes_from_the_model_and_a_wrong_num_layers_is_named():
+    from_model = _groups(dict(decay_rate=RATE))
+    from_cfg = _groups(dict(decay_rate=RATE, num_layers=DEPTH))
+    assert {n: g['lr'] for n, g in from_model.items()} == {n: g['lr'] for n, g in from_cfg.items()}
+    with pytest.raises(ValueError, match=f'num_layers=5 but the backbone has {DEPTH} blocks'):
+        _groups(dict(decay_rate=RATE, num_layers=5))
+
+
+def test_custom_keys_multiply_the_layer_lr_and_weight_decay():
+    groups = _groups(dict(decay_rate=RATE, custom_keys={
+        'neck': dict(lr_mult=0.1, decay_mult=0.5), 'blocks.1.mlp': dict(lr_mult=2.0),
+        'blocks.1.mlp.fc2': dict(lr_mult=3.0)}))
+    assert groups['neck.weight']['lr'] == pytest.approx(LR * 0.1)
+    assert groups['neck.weight']['weight_decay'] == pytest.approx(WD * 0.5)
+    assert groups['neck.bias']['weight_decay'] == 0.0  # no-decay parameters stay at zero
+    # Layer decay and the multiplier compose; the longest matching key wins.
+    assert groups['backbone.blocks.1.mlp.fc1.weight']['lr'] == pytest.approx(LR * RATE * 2.0)
+    assert groups['backbone.blocks.1.mlp.fc2.weight']['lr'] == pytest.approx(LR * RATE * 3.0)
+    assert groups['backbone.blocks.1.attn.qkv.weight']['lr'] == pytest.approx(LR * RATE)
+    assert groups['head.blocks.0.weight']['lr'] == pytest.approx(LR)

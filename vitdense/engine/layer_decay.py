@@ -48,52 +48,95 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     group per (layer, decay or not); groups also carry ``lr_scale``, ``layer_id`` and
     ``param_names``. In a detector or segmentor only ``backbone.*`` parameters are decayed.
 
-    ``paramwise_cfg``: ``decay_rate`` (e.g. 0.65 for ViT-B in MAE fine-tuning, 0.7 in ViTDet)
-    and ``num_layers`` (the ViT depth); nothing else.
+    ``paramwise_cfg``:
+        decay_rate: e.g. 0.65 for ViT-B in MAE fine-tuning, 0.7 in ViTDet.
+        num_layers: optional; the depth is read from the model (``backbone.depth``, or the length
+            of ``backbone.blocks``). Given, it must equal the model's.
+        custom_keys: optional, mmengine's ``dict(key=dict(lr_mult=, decay_mult=))``: a parameter
+            whose name contains ``key`` (the longest matching key wins, as in mmengine) has its
+            layer-decayed lr multiplied by ``lr_mult`` and its weight decay by ``decay_mult``;
+            e.g. Deformable DETR's ``sampling_offsets`` and ``reference_points`` at 0.1x lr.
+    Any other key raises.
     """
+
+    _KEYS = {'decay_rate', 'num_layers', 'custom_keys'}
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict | None = None):
         paramwise_cfg = dict(paramwise_cfg or {})
-        unknown = sorted(set(paramwise_cfg) - {'decay_rate', 'num_layers'})
-        missing = sorted({'decay_rate', 'num_layers'} - set(paramwise_cfg))
-        if unknown or missing:
+        unknown = sorted(set(paramwise_cfg) - self._KEYS)
+        if unknown or 'decay_rate' not in paramwise_cfg:
+            missing = [] if 'decay_rate' in paramwise_cfg else ['decay_rate']
             raise ValueError(f'LayerDecayOptimWrapperConstructor takes paramwise_cfg='
-                             f'dict(decay_rate=..., num_layers=...); missing {missing}, '
-                             f'unsupported {unknown}')
+                             f'dict(decay_rate=..., [num_layers=..., custom_keys=...]); missing '
+                             f'{missing}, unsupported {unknown}')
         self.decay_rate = float(paramwise_cfg['decay_rate'])
-        self.num_layers = int(paramwise_cfg['num_layers'])
-        if not 0.0 < self.decay_rate <= 1.0 or self.num_layers < 1:
+        self.num_layers = paramwise_cfg.get('num_layers')
+        if not 0.0 < self.decay_rate <= 1.0 or (self.num_layers is not None
+                                                 and self.num_layers < 1):
             raise ValueError(f'decay_rate must be in (0, 1] and num_layers >= 1, got '
                              f'{self.decay_rate} and {self.num_layers}')
+        self.custom_keys = dict(paramwise_cfg.get('custom_keys') or {})
+        for key, mults in self.custom_keys.items():
+            bad = sorted(set(mults) - {'lr_mult', 'decay_mult'})
+            if not isinstance(mults, dict) or bad:
+                raise ValueError(f'paramwise_cfg.custom_keys[{key!r}] must be a dict with '
+                                 f'lr_mult and/or decay_mult, got {mults!r}')
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
         if self.base_lr is None:
             raise ValueError('LayerDecayOptimWrapperConstructor needs optimizer.lr')
 
+    def _model_depth(self, module: nn.Module) -> int:
+        """The ViT depth: from the model, checked against ``num_layers`` when given."""
+        vit = getattr(module, 'backbone', module)
+        depth = getattr(vit, 'depth', None)
+        if depth is None and isinstance(getattr(vit, 'blocks', None), nn.ModuleList):
+            depth = len(vit.blocks)
+        if depth is None:
+            if self.num_layers is None:
+                raise ValueError(f'LayerDecayOptimWrapperConstructor: {type(vit).__name__} has '
+                                 'no depth or blocks; set paramwise_cfg.num_layers')
+            return int(self.num_layers)
+        if self.num_layers is not None and int(self.num_layers) != depth:
+            raise ValueError(f'paramwise_cfg.num_layers={self.num_layers} but the backbone has '
+                             f'{depth} blocks; drop num_layers (it is read from the model)')
+        return int(depth)
+
+    def _custom(self, name: str) -> tuple[str | None, float, float]:
+        """(matching custom key or None, lr_mult, decay_mult) of a parameter."""
+        for key in sorted(sorted(self.custom_keys), key=len, reverse=True):
+            if key in name:
+                mults = self.custom_keys[key]
+                return key, float(mults.get('lr_mult', 1.0)), float(mults.get('decay_mult', 1.0))
+        return None, 1.0, 1.0
+
     def add_params(self, params: list, module: nn.Module, prefix: str = '',
                    is_dcn_module: int | float | None = None) -> None:
-        """Append one group per (layer id, weight decay or not) to ``params``."""
+        """Append one group per (layer id, weight decay or not, custom key) to ``params``."""
         backbone_prefix = 'backbone.' if hasattr(module, 'backbone') else ''
-        groups: dict[tuple[int, bool], dict] = {}
+        num_layers = self._model_depth(module)
+        groups: dict[tuple[int, bool, str], dict] = {}
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
-            layer = layer_id(name, self.num_layers, backbone_prefix)
+            layer = layer_id(name, num_layers, backbone_prefix)
             skip_decay = no_weight_decay(name, param)
-            group = groups.get((layer, skip_decay))
+            custom, lr_mult, decay_mult = self._custom(name)
+            group = groups.get((layer, skip_decay, custom or ''))
             if group is None:
-                scale = self.decay_rate ** (self.num_layers + 1 - layer)
+                scale = self.decay_rate ** (num_layers + 1 - layer) * lr_mult
                 group = dict(params=[], param_names=[], layer_id=layer, lr_scale=scale,
                              lr=self.base_lr * scale)
                 if skip_decay:
                     group['weight_decay'] = 0.0
                 elif self.base_wd is not None:
-                    group['weight_decay'] = self.base_wd
-                groups[(layer, skip_decay)] = group
+                    group['weight_decay'] = self.base_wd * decay_mult
+                groups[(layer, skip_decay, custom or '')] = group
             group['params'].append(param)
             group['param_names'].append(name)
         for key in sorted(groups):
             group = groups[key]
             params.append(group)
-            print_log(f"layer decay: layer {group['layer_id']}, lr {group['lr']:.3g}, "
+            print_log(f"layer decay: layer {group['layer_id']}"
+                      f"{f' ({key[2]})' if key[2] else ''}, lr {group['lr']:.3g}, "
                       f"weight decay {group.get('weight_decay', 'default')}, "
                       f"{len(group['params'])} tensors", logger='current')
