@@ -69,3 +69,15 @@ def test_bad_arguments_fail_clearly():
         SinCos2dPE(dim=6, ref_grid=(2, 2), num_prefix_tokens=0)
     with pytest.raises(ValueError, match='prefix_entries'):
         SinCos2dPE(dim=8, ref_grid=(2, 2), num_prefix_tokens=0, prefix_entries=1)
+
+
+def test_sincos_embed_is_the_table_for_grid_coordinates_and_any_points():
+    from vitdense.models.pos_encodings import sincos_embed
+    coords = torch.tensor([[0.0, 0.0], [3.0, 1.0], [0.25, 0.5]])  # (x, y)
+    out = sincos_embed(coords, 8)
+    assert out.shape == (3, 16)
+    w = 1.0 / 10000 ** (torch.arange(4) / 4)
+    torch.testing.assert_close(out[1, :8], torch.cat([(3 * w).sin(), (3 * w).cos()]))
+    torch.testing.assert_close(out[2, 8:], torch.cat([(0.5 * w).sin(), (0.5 * w).cos()]))
+    table = sincos_2d_table((2, 4), 16)[0]  # row 1, column 3 -> (x, y) = (3, 1)
+    torch.testing.assert_close(table[1 * 4 + 3], out[1])

@@ -6,11 +6,11 @@ from .irpe import IRPE, piecewise_index
 from .relative import RelPosBiasPE, relative_position_index, resize_bias_table
 from .resample import ResampleMode, resample_grid_table
 from .rope import RoPE2d
-from .sincos import SinCos2dPE, sincos_2d_table
+from .sincos import SinCos2dPE, sincos_2d_table, sincos_embed
 from .window_tiled import WindowTiledAbsolutePE
 
 __all__ = ['AttentionPosEncoding', 'ConditionalPEG', 'ConditionalPosEncoding',
            'DecomposedRelPosPE', 'IRPE', 'LearnedAbsolutePE', 'RelPosBiasPE', 'ResampleCache',
            'ResampleMode', 'RoPE2d', 'SinCos2dPE', 'TokenPosEncoding', 'WindowTiledAbsolutePE',
            'get_rel_pos', 'piecewise_index', 'relative_position_index', 'resample_grid_table',
-           'resize_bias_table', 'sincos_2d_table']
+           'resize_bias_table', 'sincos_2d_table', 'sincos_embed']

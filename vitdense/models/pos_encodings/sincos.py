@@ -9,6 +9,26 @@ from .base import Grid, TokenPosEncoding
 from .resample import ResampleMode, resample_grid_table
 
 
+def sincos_embed(coords: torch.Tensor, dim_per_coord: int,
+                 temperature: float = 10000.0) -> torch.Tensor:
+    """Sine-cosine embedding of each coordinate: (..., n) -> (..., n * dim_per_coord).
+
+    Coordinate ``c`` becomes ``[sin(c * w_k) | cos(c * w_k)]`` with ``w_k = 1 / temperature **
+    (k / (dim_per_coord / 2))``, k < dim_per_coord / 2 (Vaswani et al. 2017); the coordinates'
+    embeddings are concatenated in order. Computed in the dtype of ``coords``. The same function
+    embeds patch grids (:func:`sincos_2d_table`), DETR's feature-map positions and the reference
+    boxes of DETR-style decoders.
+    """
+    if dim_per_coord % 2:
+        raise ValueError(f'sincos_embed: dim_per_coord must be even, got {dim_per_coord}')
+    half = dim_per_coord // 2
+    omega = 1.0 / temperature ** (torch.arange(half, dtype=coords.dtype, device=coords.device)
+                                  / half)
+    angles = coords[..., None] * omega  # (..., n, half)
+    emb = torch.cat([angles.sin(), angles.cos()], dim=-1)  # (..., n, dim_per_coord)
+    return emb.flatten(-2)  # (..., n * dim_per_coord)
+
+
 @lru_cache(maxsize=32)
 def sincos_2d_table(hw: Grid, dim: int, temperature: float = 10000.0,
                     device: torch.device = torch.device('cpu')) -> torch.Tensor:
@@ -20,11 +40,9 @@ def sincos_2d_table(hw: Grid, dim: int, temperature: float = 10000.0,
     if dim % 4:
         raise ValueError(f'2D sin-cos needs dim divisible by 4, got dim={dim}')
     h, w = hw
-    omega = 1.0 / temperature ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
     ys = torch.arange(h, dtype=torch.float64).repeat_interleave(w)  # (H * W,)
     xs = torch.arange(w, dtype=torch.float64).repeat(h)  # (H * W,)
-    ax, ay = xs[:, None] * omega, ys[:, None] * omega  # (H * W, dim / 4) each
-    table = torch.cat([ax.sin(), ax.cos(), ay.sin(), ay.cos()], dim=1)  # (H * W, dim)
+    table = sincos_embed(torch.stack([xs, ys], dim=-1), dim // 2, temperature)  # (H * W, dim)
     return table[None].to(device=device, dtype=torch.float32)
 
 
