@@ -65,6 +65,10 @@ class FocalLoss(nn.Module):
         loss_weight: multiplier of the result.
     """
 
+    #: Classification losses declare this: True for K per-class sigmoid logits (no background
+    #: logit), False for K + 1 softmax logits (DETR's no-object class last).
+    use_sigmoid = True
+
     def __init__(self, alpha: float = 0.25, gamma: float = 2.0, reduction: str = 'mean',
                  loss_weight: float = 1.0) -> None:
         super().__init__()
