@@ -49,7 +49,13 @@ def check_outputs(model, out) -> None:
     shapes = model.head_input_shape
     head = head_of(model)
     k = head.num_classes
-    if hasattr(model, 'bbox_head'):  # per level: scores (1, K), boxes (1, 4), centerness (1, 1)
+    if isinstance(out, dict):  # DETR family: per query K (+ no-object) logits and a box
+        logits, boxes = out['pred_logits'], out['pred_boxes']
+        assert logits.shape[0] == 1 and logits.shape[2] in (k, k + 1)
+        assert boxes.shape == (1, logits.shape[1], 4)
+        assert ((boxes >= 0) & (boxes <= 1)).all()
+        flat = [logits, boxes]
+    elif hasattr(model, 'bbox_head'):  # per level: scores (1, K), boxes (1, 4), centerness (1, 1)
         cls_scores, bbox_preds, centernesses = out
         assert len(cls_scores) == len(head.in_features)
         for name, cls, box, ctr in zip(head.in_features, cls_scores, bbox_preds, centernesses):
@@ -61,7 +67,8 @@ def check_outputs(model, out) -> None:
         assert out.shape == (1, k, H // stride, W // stride)
     else:
         assert out.shape == (1, k)
-    flat = [out] if isinstance(out, torch.Tensor) else [t for maps in out for t in maps]
+    if not isinstance(out, dict):
+        flat = [out] if isinstance(out, torch.Tensor) else [t for maps in out for t in maps]
     assert all(torch.isfinite(t).all() for t in flat)
 
 
@@ -115,5 +122,5 @@ def test_config_names_follow_the_convention():
     for path in CONFIGS:
         name = osp.basename(path)[:-3]
         method, rest = name.split('_', 1)
-        assert osp.basename(osp.dirname(path)) == method, path
+        assert osp.basename(osp.dirname(path)) == method.replace('-', '_'), path  # as mmdet
         assert 'xb' in rest and rest.count('_') >= 2, path

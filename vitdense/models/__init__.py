@@ -7,4 +7,5 @@ from . import (  # noqa: F401
     losses,
     necks,
     pos_encodings,
+    transformers,
 )

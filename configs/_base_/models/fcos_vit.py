@@ -1,21 +1,10 @@
 # FCOS on a plain ViT-B/16 with ViTDet's simple feature pyramid (p3-p6).
+_base_ = ['./vit-b-abs_simplefpn.py']
 model = dict(
     type='Detector',
-    data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=64),
-    backbone=dict(
-        type='ViT',
-        arch='base',
-        img_size=(1024, 1024),
-        patch_size=16,
-        pos_embed=dict(type='LearnedAbsolutePE'),
-        drop_path_rate=0.1,
-        out_indices=(-1, )),
-    neck=dict(
-        type='SimpleFPN',
-        in_feature='p4',
-        out_channels=256,
-        scale_factors=(2.0, 1.0, 0.5),
-        top_block=True),
+    data_preprocessor={{_base_.data_preprocessor}},
+    backbone={{_base_.backbone}},
+    neck={{_base_.neck}},
     bbox_head=dict(
         type='FCOSHead',
         num_classes=80,

@@ -1,0 +1,29 @@
+# Deformable DETR (box refinement, two-stage) on the demo backbone (a leaf takes one from a
+# *_demo.py backbone base): the demo's 96-wide simple feature pyramid (p3-p6), one deformable
+# encoder layer and 3 decoder layers of width 128, 30 queries.
+model = dict(
+    type='Detector',
+    data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=64),
+    neck=dict(
+        type='SimpleFPN',
+        in_feature='p4',
+        out_channels=96,
+        scale_factors=(2.0, 1.0, 0.5),
+        top_block=True,
+        lateral_features=('p3', )),
+    bbox_head=dict(
+        type='DeformableDETRHead',
+        num_classes=8,
+        in_features=('p3', 'p4', 'p5', 'p6'),
+        embed_dims=128,
+        num_queries=30,
+        num_encoder_layers=1,
+        num_decoder_layers=3,
+        num_heads=8,
+        num_points=4,
+        ffn_dims=512,
+        matcher=dict(type='HungarianMatcher', cost_class=2.0, cost_bbox=5.0, cost_giou=2.0,
+                     class_cost_type='focal'),
+        loss_cls=dict(type='FocalLoss', alpha=0.25, gamma=2.0, loss_weight=2.0),
+        loss_bbox=dict(type='L1Loss', loss_weight=5.0),
+        loss_giou=dict(type='GIoULoss', loss_weight=2.0)))

@@ -1,0 +1,31 @@
+# DETR on the demo backbone (a leaf takes one from a *_demo.py backbone base): one 96-wide
+# stride-16 map (p4) of the demo's simple feature pyramid, no transformer encoder (the ViT
+# already encodes), 3 decoder layers of width 128, 30 queries (shapes images hold <= 8 objects).
+model = dict(
+    type='Detector',
+    data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=64),
+    neck=dict(
+        type='SimpleFPN',
+        in_feature='p4',
+        out_channels=96,
+        scale_factors=(2.0, 1.0, 0.5),
+        top_block=True,
+        lateral_features=('p3', )),
+    bbox_head=dict(
+        type='DETRHead',
+        num_classes=8,
+        in_feature='p4',
+        embed_dims=128,
+        num_queries=30,
+        num_encoder_layers=0,
+        num_decoder_layers=3,
+        num_heads=8,
+        ffn_dims=512,
+        dropout=0.0,
+        matcher=dict(type='HungarianMatcher', cost_class=1.0, cost_bbox=5.0, cost_giou=2.0,
+                     class_cost_type='ce'),
+        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, ignore_index=-100,
+                      loss_weight=1.0),
+        loss_bbox=dict(type='L1Loss', loss_weight=5.0),
+        loss_giou=dict(type='GIoULoss', loss_weight=2.0),
+        eos_coef=0.1))

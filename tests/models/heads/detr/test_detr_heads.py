@@ -1,0 +1,133 @@
+"""DETR, Deformable DETR and DINO heads: the head contract, on padded odd-sized batches."""
+import math
+
+import pytest
+import torch
+from mmengine.structures import InstanceData
+
+from vitdense.registry import MODELS
+from vitdense.structures import DetDataSample, ShapeSpec
+from vitdense.utils import register_all_modules
+
+register_all_modules()
+
+STRIDES = (8, 16, 32, 64)
+SHAPES = {f'p{int(math.log2(s))}': ShapeSpec(32, s) for s in STRIDES}
+PAD = (128, 192)
+TINY = dict(embed_dims=64, num_queries=12, num_decoder_layers=2, num_heads=4, ffn_dims=64)
+HEADS = {
+    'DETRHead': dict(in_feature='p4', num_encoder_layers=1, dropout=0.0),
+    'DeformableDETRHead': dict(num_encoder_layers=1, num_points=2),
+    'DINOHead': dict(num_encoder_layers=1, num_points=2, num_dn_queries=8),
+}
+
+
+def make_head(name: str, **kwargs):
+    torch.manual_seed(0)
+    cfg = dict(type=name, num_classes=3, **{**TINY, **HEADS[name], **kwargs})
+    return MODELS.build(cfg, default_args=dict(input_shape=SHAPES))
+
+
+def make_feats(batch: int = 2, pad=PAD, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(batch, 32, -(-pad[0] // s.stride), -(-pad[1] // s.stride),
+                           generator=g) for k, s in SHAPES.items()}
+
+
+def make_sample(boxes, labels, img_shape=(121, 185), scale=(0.5, 0.5)) -> DetDataSample:
+    ori = (round(img_shape[0] / scale[1]), round(img_shape[1] / scale[0]))
+    sample = DetDataSample(metainfo=dict(img_shape=img_shape, batch_input_shape=PAD,
+                                         pad_shape=PAD, ori_shape=ori, scale_factor=scale))
+    sample.gt_instances = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float).view(-1, 4),
+                                       labels=torch.tensor(labels, dtype=torch.long))
+    return sample
+
+
+def two_images():
+    return [make_sample([[8.0, 10.0, 60.0, 50.0], [70.0, 20.0, 150.0, 110.0]], [0, 2]),
+            make_sample([[5.0, 5.0, 40.0, 33.0]], [1], img_shape=(97, 77))]
+
+
+@pytest.mark.parametrize('name', sorted(HEADS))
+def test_loss_reaches_every_parameter_and_names_every_layer(name):
+    head = make_head(name)
+    losses = head.loss(make_feats(), two_images())
+    expected = {'loss_cls', 'loss_bbox', 'loss_giou', 'd0.loss_cls', 'd0.loss_bbox',
+                'd0.loss_giou'}
+    if name != 'DETRHead':
+        expected |= {'enc_loss_cls', 'enc_loss_bbox', 'enc_loss_giou'}
+    if name == 'DINOHead':
+        expected |= {f'{p}dn_loss_{k}' for p in ('', 'd0.') for k in ('cls', 'bbox', 'giou')}
+    assert set(losses) == expected
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    missing = [n for n, p in head.named_parameters() if p.grad is None]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize('name', sorted(HEADS))
+def test_empty_ground_truth_gives_classification_loss_and_zero_box_losses(name):
+    head = make_head(name)
+    losses = head.loss(make_feats(), [make_sample([], []), make_sample([], [], (97, 77))])
+    assert losses['loss_cls'] > 0 and losses['d0.loss_cls'] > 0
+    for key, value in losses.items():
+        if 'bbox' in key or 'giou' in key:
+            assert value == 0, key
+    sum(losses.values()).backward()
+
+
+@pytest.mark.parametrize('name', sorted(HEADS))
+def test_predict_keeps_max_per_img_boxes_inside_the_original_image(name):
+    head = make_head(name, max_per_img=5).eval()
+    samples = two_images()
+    with torch.no_grad():
+        preds = head.predict(make_feats(), samples, rescale=True)
+    for pred, sample in zip(preds, samples):
+        assert len(pred) == 5 and pred.labels.max() < 3
+        assert (pred.scores[:-1] >= pred.scores[1:]).all()
+        h, w = sample.metainfo['ori_shape']
+        assert (pred.bboxes >= 0).all()
+        assert (pred.bboxes[:, 0::2] <= w).all() and (pred.bboxes[:, 1::2] <= h).all()
+
+
+@pytest.mark.parametrize('name', sorted(HEADS))
+@pytest.mark.parametrize('pad', [(64, 64), (192, 64)])
+def test_any_input_size_and_tensor_mode_without_samples(name, pad):
+    head = make_head(name).eval()
+    with torch.no_grad():
+        out = head(make_feats(batch=1, pad=pad))
+    num_logits = 4 if name == 'DETRHead' else 3
+    queries = out['pred_logits'].shape[1]
+    assert out['pred_logits'].shape == (1, queries, num_logits)
+    assert 0 < queries <= 12 and out['pred_boxes'].shape == (1, queries, 4)
+    assert ((out['pred_boxes'] >= 0) & (out['pred_boxes'] <= 1)).all()
+    assert len(out['aux_outputs']) == 1
+
+
+def test_padding_does_not_change_the_prediction_of_the_valid_region():
+    # The same image alone (no padding) and padded inside a larger batch predict the same.
+    # DETR only: the deformable heads' input projection ends in a GroupNorm whose statistics
+    # cover the padding, as in Deformable DETR and mmdet.
+    head = make_head('DETRHead').eval()
+    feats = make_feats(batch=1, pad=(64, 128))
+    small = make_sample([], [], img_shape=(64, 128))
+    small.set_metainfo(dict(batch_input_shape=(64, 128)))
+    padded = {k: torch.nn.functional.pad(v, (0, v.shape[-1], 0, v.shape[-2]), value=3.0)
+              for k, v in feats.items()}  # the map doubled with junk in the padding
+    big = make_sample([], [], img_shape=(64, 128))
+    big.set_metainfo(dict(batch_input_shape=(128, 256)))
+    with torch.no_grad():
+        alone = head(feats, [small])
+        inside = head(padded, [big])
+    torch.testing.assert_close(inside['pred_boxes'], alone['pred_boxes'], atol=2e-4, rtol=1e-3)
+    torch.testing.assert_close(inside['pred_logits'], alone['pred_logits'], atol=2e-4, rtol=1e-3)
+
+
+def test_heads_reject_what_they_cannot_use():
+    with pytest.raises(KeyError, match='p7'):
+        make_head('DETRHead', in_feature='p7')
+    with pytest.raises(KeyError, match='p7'):
+        make_head('DINOHead', in_features=('p3', 'p7'))
+    with pytest.raises(ValueError, match='softmax'):
+        make_head('DINOHead', loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                                            ignore_index=-100))
