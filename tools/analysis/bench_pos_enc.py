@@ -35,6 +35,7 @@ from typing import Callable
 import torch
 
 from vitdense.models.backbones import ViT
+from vitdense.utils.benchmark import rss_bytes
 
 SETTINGS = {
     '512x512': dict(img_size=(512, 512), window_size=0, global_indices=()),
@@ -95,18 +96,6 @@ def time_all(setting: str, pes: list[str], repeats: int, bf16: bool, inference: 
                 times[pe][run].append(clock() - start)
     return {pe: {run: statistics.median(t) for run, t in per.items()} for pe, per in
             times.items()}
-
-
-def rss_bytes(field: str) -> int:
-    """VmRSS (resident now) or VmHWM (peak resident) of this process, from /proc/self/status.
-
-    (``ru_maxrss`` would not do: Linux carries the forking parent's peak across exec.)
-    """
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) * 1024  # kB
-    raise RuntimeError(f'{field} not in /proc/self/status: this tool measures memory on Linux')
 
 
 def child_memory(setting: str, pe: str, bf16: bool) -> None:

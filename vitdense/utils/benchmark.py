@@ -1,4 +1,5 @@
-"""What every benchmark shares: FLOP counting, the dense-matmul reference rate, the machine.
+"""What every benchmark shares: FLOP counting, the dense-matmul reference rate, the machine,
+resident-memory readings.
 
 ``FlopCounterMode`` has formulas for the CUDA SDPA kernels only; importing this module registers
 the same formulas for the CPU flash-attention kernel (forward and backward), once per process.
@@ -82,3 +83,36 @@ def machine() -> str:
                        cpu)
     gpu = f', {torch.cuda.get_device_name()}' if torch.cuda.is_available() else ''
     return f'{cpu}{gpu}, {torch.get_num_threads()} threads, torch {torch.__version__}'
+
+
+def rss_bytes(field: str) -> int:
+    """VmRSS (resident now) or VmHWM (peak resident) of this process, from /proc/self/status.
+
+    (``ru_maxrss`` would not do: Linux carries the forking parent's peak across exec.)
+    """
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError(f'{field} not in /proc/self/status: this tool measures memory on Linux')
+
+
+def peak_rss_increase(fn: Callable[[], object]) -> int:
+    """Bytes by which one call of ``fn`` raised this process's peak resident set above its
+    resident size just before the call.
+
+    The peak (VmHWM) is reset first through ``/proc/self/clear_refs``, so warm-up calls before
+    this one do not hide it. Freed memory leaves the resident set only where the allocator
+    returns it to the OS: start the process with ``MALLOC_MMAP_THRESHOLD_=65536`` (glibc) so
+    that every block of 64 KiB or more is unmapped when freed and the figure is the peak of
+    live tensors (page-granular), not allocator slack.
+    """
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # 5: reset the peak resident set size to the current one
+    except OSError as err:
+        raise RuntimeError(f'cannot reset the peak RSS through /proc/self/clear_refs ({err}); '
+                           'measure in a fresh process instead') from err
+    before = rss_bytes('VmRSS')
+    fn()
+    return rss_bytes('VmHWM') - before

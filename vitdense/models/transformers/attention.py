@@ -20,7 +20,7 @@ def _additive_mask(attn_mask: Tensor | None, key_padding_mask: Tensor | None, ba
     Returns:
         None or a (B or 1, heads or 1, Q, S) float mask.
     """
-    lowest = float("-inf")
+    lowest = torch.finfo(dtype).min
     mask = None
     if attn_mask is not None:
         if attn_mask.dim() == 2 and attn_mask.shape == (queries, keys):
