@@ -1,4 +1,7 @@
 """Suite-wide fixtures."""
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,3 +13,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+PLUGINS_DOC = Path(__file__).resolve().parents[1] / 'docs' / 'plugins.md'
+
+
+@pytest.fixture
+def plugins_doc_block():
+    """``block(name)``: the python code block of docs/plugins.md whose first line is
+    ``# <name>``, for the tests that run the page's examples as written."""
+    def block(name: str) -> str:
+        blocks = re.findall(r'```python\n(.*?)```', PLUGINS_DOC.read_text(), flags=re.S)
+        matches = [b for b in blocks if b.startswith(f'# {name}\n')]
+        assert len(matches) == 1, f'docs/plugins.md has {len(matches)} code blocks named {name}'
+        return matches[0]
+    return block

@@ -8,7 +8,6 @@ loaded through ``Config.fromfile`` + ``custom_imports``; a tiny version of its m
 (``--cfg-options`` style overrides) is trained for a few steps through mmengine's ``train_step``
 on two synthetic images of different sizes, then predicts through ``test_step``.
 """
-import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -25,7 +24,6 @@ from vitdense.utils import register_all_modules
 
 register_all_modules()
 ROOT = Path(__file__).resolve().parents[3]
-DOC = ROOT / 'docs' / 'plugins.md'
 DET = dict(head='CenterCellHead', module='my_det_head',
            config='centercell_vit-t-hybrid_1xb8-demo_shapes.py')
 SEG = dict(head='TwoConvSegHead', module='my_seg_head',
@@ -36,16 +34,9 @@ SIZES = ((61, 93), (45, 40))  # (h, w) of the two resized images; the batch pads
 STEPS = 6
 
 
-def doc_file(name: str) -> str:
-    """The python code block of docs/plugins.md that starts with ``# <name>``."""
-    blocks = re.findall(r'```python\n(.*?)```', DOC.read_text(), flags=re.S)
-    matches = [b for b in blocks if b.startswith(f'# {name}\n')]
-    assert len(matches) == 1, f'docs/plugins.md has {len(matches)} code blocks named {name}'
-    return matches[0]
-
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(tmp_path, monkeypatch, plugins_doc_block):
     """A checkout as the page lays it out: ``configs/`` and ``my_project/`` with the page's files,
     ``my_project`` on the path (``PYTHONPATH=my_project``)."""
     (tmp_path / 'configs').symlink_to(ROOT / 'configs', target_is_directory=True)
@@ -54,7 +45,7 @@ def project(tmp_path, monkeypatch):
     for plugin in (DET, SEG):
         assert plugin['head'] not in MODELS  # registered by the page's module only
         for name in (f"{plugin['module']}.py", plugin['config']):
-            (folder / name).write_text(doc_file(name))
+            (folder / name).write_text(plugins_doc_block(name))
     monkeypatch.syspath_prepend(str(folder))
     yield folder
     for plugin in (DET, SEG):

@@ -5,9 +5,7 @@ blocks whose first line names the file), written to a temporary folder on ``sys.
 loaded through ``Config.fromfile`` + ``custom_imports``; a tiny version of the configured ViT
 (``--cfg-options``-style overrides) is trained for a few steps on random data.
 """
-import re
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,23 +13,15 @@ from mmengine.config import Config
 
 from vitdense.registry import MODELS, POS_ENCODINGS
 
-DOC = Path(__file__).resolve().parents[3] / 'docs' / 'plugins.md'
 TINY = {'model.arch': 'test', 'model.img_size': (32, 48), 'model.patch_size': 8,
         'model.window_size': 2, 'model.global_indices': (1,), 'model.use_cls_token': True}
 
 
-def doc_file(name: str) -> str:
-    """The python code block of docs/plugins.md that starts with ``# <name>``."""
-    blocks = re.findall(r'```python\n(.*?)```', DOC.read_text(), flags=re.S)
-    matches = [b for b in blocks if b.startswith(f'# {name}\n')]
-    assert len(matches) == 1, f'docs/plugins.md has {len(matches)} code blocks named {name}'
-    return matches[0]
-
 
 @pytest.fixture
-def plugin_dir(tmp_path, monkeypatch):
-    (tmp_path / 'my_pos_enc.py').write_text(doc_file('my_pos_enc.py'))
-    (tmp_path / 'my_vit_distance_decay.py').write_text(doc_file('my_vit_distance_decay.py'))
+def plugin_dir(tmp_path, monkeypatch, plugins_doc_block):
+    for name in ('my_pos_enc.py', 'my_vit_distance_decay.py'):
+        (tmp_path / name).write_text(plugins_doc_block(name))
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     sys.modules.pop('my_pos_enc', None)
