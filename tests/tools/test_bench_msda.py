@@ -20,8 +20,9 @@ def test_bench_msda_tiny_run(monkeypatch, capsys):
     runpy.run_path(str(TOOL), run_name='__main__')
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [line.split() for line in lines if re.match(r'\s+\d+\s', line)]
-    assert [row[0] for row in rows] == ['3', '7']  # sorted; the summary is for 7 queries
-    assert len(rows[1]) == 7 and all(float(x) > 0 for x in rows[1][1:3])  # times
+    assert [(row[0], row[1]) for row in rows] == [
+        (q, name) for q in ('3', '7') for name in ('hf', 'vitdense', 'vitdense-resample')]
+    assert all(len(row) == 6 and float(row[2]) >= 0 for row in rows)
     number = r'(\d+\.\d+|nan)'
     summary = re.fullmatch(rf'speedup={number} memory_ratio={number}', lines[-1])
-    assert summary and summary.group(1) == rows[1][3]
+    assert summary and summary.groups() == (rows[4][3], rows[4][5])  # 7 queries, vitdense

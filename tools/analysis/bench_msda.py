@@ -1,7 +1,9 @@
 """Multi-scale deformable attention sampling: vitdense's function against HF transformers'.
 
 One step = forward + backward of ``multi_scale_deformable_attn`` (value, sampling locations and
-attention weights all require gradients), at Deformable DETR decoder sizes: 4 levels of a square
+attention weights all require gradients) with its default (at these sizes it keeps the samples
+for the backward pass) and with ``save_samples=False`` (samples again: what it does for an
+encoder's queries), against HF's, at Deformable DETR decoder sizes: 4 levels of a square
 image at strides 8, 16, 32, 64 (128x128 ... 16x16 for 1024 px), 256 channels in 8 heads,
 4 points per level and head, batch ``--batch``, for each query count of ``--queries``.
 Locations are uniform in [0, 1], weights a softmax over the 16 samples of a head.
@@ -16,8 +18,8 @@ step) as the peak resident set during the step minus the resident set just befor
 (``vitdense.utils.benchmark.peak_rss_increase``): the peak of the live temporaries, saved
 activations and gradients that the step allocates; the inputs are allocated before it.
 
-The last line is ``speedup=<HF time / ours> memory_ratio=<ours / HF peak>`` for the largest
-query count (900 by default).
+The last line is ``speedup=<HF time / ours> memory_ratio=<ours / HF peak>`` of the default
+``vitdense`` row at the largest query count (900 by default).
 
     python tools/analysis/bench_msda.py                 # 300 and 900 queries, batch 2
     python tools/analysis/bench_msda.py --threads 1     # on a shared machine
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 
@@ -46,7 +49,8 @@ except ImportError:  # the reference lives in the test extras
 STRIDES = (8, 16, 32, 64)
 CHANNELS, HEADS, POINTS = 256, 8, 4
 IMPLS: dict[str, Callable | None] = {
-    'hf': hf_multi_scale_deformable_attention, 'vitdense': multi_scale_deformable_attn}
+    'hf': hf_multi_scale_deformable_attention, 'vitdense': multi_scale_deformable_attn,
+    'vitdense-resample': partial(multi_scale_deformable_attn, save_samples=False)}
 
 
 def make_inputs(image_size: int, queries: int, batch: int) -> tuple:
@@ -130,15 +134,17 @@ def main() -> None:
           f'{args.repeats}; image {args.image_size} px, batch {args.batch}, {CHANNELS} channels, '
           f'{HEADS} heads, {POINTS} points, levels at strides {STRIDES}')
     peaks = memory(args.image_size, args.queries, args.batch, args.threads)
-    print(f"{'queries':>8}{'HF ms':>10}{'ours ms':>10}{'speedup':>9}"
-          f"{'HF MB':>9}{'ours MB':>9}{'mem ratio':>11}")
+    print(f"{'queries':>8}  {'implementation':<18}{'step ms':>9}{'HF/this':>9}{'peak MB':>9}"
+          f"{'this/HF':>9}")
     for q in args.queries:
         times = median_times(make_inputs(args.image_size, q, args.batch), args.repeats, clock)
-        speedup = times['hf'] / times['vitdense']
-        ratio = peaks[q]['vitdense'] / peaks[q]['hf'] if peaks[q]['hf'] else float('nan')
-        print(f"{q:>8}{times['hf'] * 1e3:>10.1f}{times['vitdense'] * 1e3:>10.1f}{speedup:>9.2f}"
-              f"{peaks[q]['hf'] / 2**20:>9.1f}{peaks[q]['vitdense'] / 2**20:>9.1f}{ratio:>11.2f}",
-              flush=True)
+        for name in IMPLS:
+            speedup = times['hf'] / times[name]
+            ratio = peaks[q][name] / peaks[q]['hf'] if peaks[q]['hf'] else float('nan')
+            print(f'{q:>8}  {name:<18}{times[name] * 1e3:>9.1f}{speedup:>9.2f}'
+                  f'{peaks[q][name] / 2**20:>9.1f}{ratio:>9.2f}', flush=True)
+    speedup = times['hf'] / times['vitdense']
+    ratio = peaks[q]['vitdense'] / peaks[q]['hf'] if peaks[q]['hf'] else float('nan')
     print(f'speedup={speedup:.2f} memory_ratio={ratio:.2f}')
 
 

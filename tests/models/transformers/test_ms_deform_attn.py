@@ -3,8 +3,11 @@
 HF's function (the same code as Deformable DETR's ``MultiScaleDeformableAttention`` module) is
 the oracle: outputs and the gradients of value, locations and weights must agree within 1e-5 in
 fp32, on non-square levels with locations outside [0, 1], with the backward pass taking whole
-levels or one head at a time. fp64 gradcheck checks the custom backward on its own.
+levels or one head at a time, keeping the samples or sampling again. fp64 gradcheck checks the
+custom backward on its own.
 """
+from functools import partial
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -38,15 +41,17 @@ def output_and_grads(fn, inputs, shapes=SHAPES):
     return out, torch.autograd.grad(out, inputs, grad_out)
 
 
+@pytest.mark.parametrize('save_samples', [False, True])
 @pytest.mark.parametrize('grad_map_bytes', [msda._GRAD_MAP_BYTES, 1])  # whole levels, 1 head
 @pytest.mark.parametrize('as_tensor', [False, True])
-def test_equals_hf_with_gradients(grad_map_bytes, as_tensor, monkeypatch):
+def test_equals_hf_with_gradients(save_samples, grad_map_bytes, as_tensor, monkeypatch):
     monkeypatch.setattr(msda, '_GRAD_MAP_BYTES', grad_map_bytes)
     inputs = make_inputs()
     outside = ((inputs[1] < 0) | (inputs[1] > 1)).any(-1).float().mean()
     assert 0.2 < outside < 0.6  # many samples fall partly or wholly outside the maps
     shapes = torch.tensor(SHAPES) if as_tensor else SHAPES
-    out, grads = output_and_grads(multi_scale_deformable_attn, inputs, shapes)
+    fn = partial(multi_scale_deformable_attn, save_samples=save_samples)
+    out, grads = output_and_grads(fn, inputs, shapes)
     ref, ref_grads = output_and_grads(hf_msda, inputs)
     assert out.shape == (2, 11, 4 * 8)
     torch.testing.assert_close(out, ref, atol=ATOL, rtol=RTOL)
@@ -65,11 +70,28 @@ def test_only_some_inputs_need_gradients():
         torch.testing.assert_close(a, b, atol=ATOL, rtol=RTOL)
 
 
-def test_gradcheck_fp64():
+@pytest.mark.parametrize('save_samples', [False, True])
+def test_gradcheck_fp64(save_samples):
     inputs = make_inputs(shapes=[(3, 4), (2, 2)], batch=2, queries=3, heads=2, dim=3, points=2,
                          dtype=torch.float64)
-    fn = lambda v, loc, w: multi_scale_deformable_attn(v, [(3, 4), (2, 2)], loc, w)  # noqa: E731
+
+    def fn(value, locations, weights):
+        return multi_scale_deformable_attn(value, [(3, 4), (2, 2)], locations, weights,
+                                           save_samples=save_samples)
+
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5)
+
+
+def test_keeps_samples_only_where_smaller_than_value():
+    """Default: samples saved for a decoder (L * P * Q <= S), not for an encoder (Q = S)."""
+    shapes = [(8, 8), (4, 4)]  # S = 80
+    for queries, kept in ((10, True), (80, False)):  # L * P * Q = 40 / 320 samples per head
+        value, locations, weights = make_inputs(shapes, batch=1, queries=queries, points=2)
+        out = multi_scale_deformable_attn(value, shapes, locations, weights)
+        node = out.grad_fn
+        while 'MSDeformAttn' not in node.name():  # back through the output's reshapes
+            node = node.next_functions[0][0]
+        assert len(node.saved_tensors) == (3 + 2 if kept else 3)  # value, grids, weights
 
 
 def test_bf16_autocast_samples_in_fp32():

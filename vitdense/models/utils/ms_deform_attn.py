@@ -8,9 +8,11 @@ result as HF transformers' ``multi_scale_deformable_attention``, computed differ
 - each (image, level) pair is sampled by one ``grid_sample`` call on a strided view of ``value``
   (no copy of the value maps) with the points as the grid's rows and the queries along its
   width, which keeps the CPU kernel's vector lanes full; each level is weighted and summed at
-  once, so the ``(B * heads, head_dim, Q, L * P)`` stack of all samples is never built;
-- a custom autograd function saves only its inputs and samples again in the backward pass,
-  where ``grid_sampler_2d_backward`` gives the value and location gradients together.
+  once, with no stacked copy of all samples and no weighted copy of that;
+- a custom autograd function saves its inputs and, where they take no more memory than
+  ``value`` (decoder cross-attention, not encoder self-attention), the samples; otherwise it
+  samples again in the backward pass. ``grid_sampler_2d_backward`` gives the value and location
+  gradients together, a few heads at a time.
 
 Sampling always runs in float32 (float64 stays float64), also under bf16 autocast: bf16
 ``grid_sample`` on the CPU drops the fractional part of the coordinates. The result is cast back
@@ -100,34 +102,41 @@ def _heads_per_call(value: Tensor, positions: int) -> int:
 
 
 class _MSDeformAttnFunction(torch.autograd.Function):
-    """Weighted multi-level sampling that saves only its inputs (it samples again backward)."""
+    """Weighted multi-level sampling that saves its inputs, and its samples if asked (else it
+    samples again in the backward pass)."""
 
     @staticmethod
     def forward(ctx: FunctionCtx, value: Tensor, shapes: list[tuple[int, int]], grids: Tensor,
-                weights: Tensor) -> Tensor:
+                weights: Tensor, save_samples: bool) -> Tensor:
         """value (B, S, heads, D) contiguous, grids (B, L, heads, P, Q, 2) in [-1, 1],
         weights (B, L, heads, P, Q) -> (B, heads, D, Q)."""
         b_size, _, heads, dim = value.shape
         out = value.new_empty(b_size, heads, dim, grids.shape[4])
+        samples = []  # (heads, D, P, Q) per image and level: only the weights' gradient uses them
+        keep = save_samples and ctx.needs_input_grad[3]
         for b in range(b_size):
             for level, start, h, w in _levels(shapes):
                 sampled = _sample(_level_map(value, b, start, h, w), grids[b, level])
-                weighted = sampled.mul_(weights[b, level, :, None])  # (heads, D, P, Q)
+                if keep:
+                    samples.append(sampled)
+                weight = weights[b, level, :, None]  # (heads, 1, P, Q)
+                weighted = sampled * weight if keep else sampled.mul_(weight)
                 if level == 0:
                     torch.sum(weighted, dim=2, out=out[b])
                 else:
                     out[b] += weighted.sum(2)
         ctx.shapes = shapes
-        ctx.save_for_backward(value, grids, weights)
+        ctx.save_for_backward(value, grids, weights, *samples)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_out: Tensor
-                 ) -> tuple[Tensor | None, None, Tensor | None, Tensor | None]:
-        """grad_out (B, heads, D, Q) -> gradients of value, shapes (none), grids, weights."""
-        value, grids, weights = ctx.saved_tensors
-        need_value, _, need_grids, need_weights = ctx.needs_input_grad
+                 ) -> tuple[Tensor | None, None, Tensor | None, Tensor | None, None]:
+        """grad_out (B, heads, D, Q) -> gradients of value, shapes (none), grids, weights,
+        save_samples (none)."""
+        value, grids, weights, *samples = ctx.saved_tensors
+        need_value, _, need_grids, need_weights, _ = ctx.needs_input_grad
         grad_out = grad_out.contiguous()  # grid_sampler_2d_backward copies strided gradients
         grad_value = torch.empty_like(value) if need_value else None  # every level is written
         grad_grids = torch.empty_like(grids) if need_grids else None
@@ -143,9 +152,12 @@ class _MSDeformAttnFunction(torch.autograd.Function):
                 for h0 in range(0, heads, step):
                     hs = slice(h0, h0 + step)
                     grid, grad_level = grids[b, level, hs], grad_out[b, hs, :, None]  # (., D, 1, Q)
-                    if need_weights:
-                        sampled = _sample(level_map[hs], grid)  # (heads', D, P, Q)
-                        torch.sum(sampled.mul_(grad_level), dim=1, out=grad_weights[b, level, hs])
+                    if need_weights:  # sum over D of samples (heads', D, P, Q) x gradient
+                        if samples:
+                            product = samples[b * len(ctx.shapes) + level][hs] * grad_level
+                        else:
+                            product = _sample(level_map[hs], grid).mul_(grad_level)
+                        torch.sum(product, dim=1, out=grad_weights[b, level, hs])
                     if not (need_value or need_grids):
                         continue
                     grad_sampled = grad_level * weights[b, level, hs, None]  # (heads', D, P, Q)
@@ -157,11 +169,12 @@ class _MSDeformAttnFunction(torch.autograd.Function):
                         grad_rows[:, h0 * dim:h0 * dim + n].copy_(grad_map.view(n, h * w).t())
                     if need_grids:
                         grad_grids[b, level, hs] = grad_grid
-        return grad_value, None, grad_grids, grad_weights
+        return grad_value, None, grad_grids, grad_weights, None
 
 
 def multi_scale_deformable_attn(value: Tensor, spatial_shapes: SpatialShapes,
-                                sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
+                                sampling_locations: Tensor, attention_weights: Tensor, *,
+                                save_samples: bool | None = None) -> Tensor:
     """Attention-weighted bilinear samples of multi-level value maps.
 
     Bilinear sampling as ``grid_sample(mode='bilinear', padding_mode='zeros',
@@ -174,6 +187,10 @@ def multi_scale_deformable_attn(value: Tensor, spatial_shapes: SpatialShapes,
         spatial_shapes: ``(H, W)`` of each level, a list of pairs or an (L, 2) tensor.
         sampling_locations: (B, Q, heads, L, P, 2) ``(x, y)`` in [0, 1] (outside reads zeros).
         attention_weights: (B, Q, heads, L, P).
+        save_samples: keep the (B, heads, head_dim, L * P * Q) samples for the backward pass
+            (faster) instead of sampling again (less memory). None: keep them where they take no
+            more memory than ``value``, i.e. L * P * Q <= S (a decoder's queries, not an
+            encoder's).
 
     Returns:
         (B, Q, heads * head_dim) in ``value``'s dtype.
@@ -189,7 +206,9 @@ def multi_scale_deformable_attn(value: Tensor, spatial_shapes: SpatialShapes,
         grids = (2 * locations - 1).permute(0, 3, 2, 4, 1, 5).contiguous()
         # (B, Q, heads, L, P) -> (B, L, heads, P, Q)
         weights = attention_weights.to(compute_dtype).permute(0, 3, 2, 4, 1).contiguous()
+        if save_samples is None:
+            save_samples = grids.shape[1] * grids.shape[3] * queries <= value.shape[1]
         out = _MSDeformAttnFunction.apply(value.to(compute_dtype).contiguous(), shapes, grids,
-                                          weights)  # (B, heads, D, Q)
+                                          weights, save_samples)  # (B, heads, D, Q)
     # (B, heads, D, Q) -> (B, Q, heads, D) -> (B, Q, heads * D)
     return out.permute(0, 3, 1, 2).reshape(b, queries, heads * dim).to(value.dtype)
