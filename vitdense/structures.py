@@ -1,5 +1,6 @@
 """Data samples (mmdet 3.x / mmseg 1.x / mmpretrain 1.x field names) and the backbone shape
 record."""
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -11,10 +12,24 @@ from mmengine.structures import BaseDataElement, InstanceData, PixelData
 
 @dataclass(frozen=True)
 class ShapeSpec:
-    """Channels and stride (in input pixels) of one feature map."""
+    """Channels and stride (in input pixels) of one output of a backbone or neck.
+
+    A map ``(B, channels, h, w)`` has ``stride > 0``. ``stride == 0`` marks a token
+    ``(B, channels)`` instead (a ViT's ``b{i}_cls``), which has no grid; code that reads maps
+    skips it.
+    """
 
     channels: int
     stride: int
+
+
+def stride_key(stride: int) -> str:
+    """The key ``p{log2(stride)}`` of the map at that stride: ``p4`` for stride 16.
+
+    A stride that is not a power of two (a ViT with 14-pixel patches) gets the key of the power
+    of two below it; its ``ShapeSpec`` keeps the true stride.
+    """
+    return f'p{int(math.log2(stride))}'
 
 
 class DetDataSample(BaseDataElement):

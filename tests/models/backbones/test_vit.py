@@ -1,20 +1,73 @@
 import pytest
 import torch
+from torch import nn
 
 from vitdense.models.backbones import VIT_SIZES, ViT
+from vitdense.models.heads.seg import default_in_features
+from vitdense.structures import ShapeSpec
 
 
 @pytest.mark.parametrize('hw', [(61, 93), (64, 64), (17, 130)])
 @pytest.mark.parametrize('window', [0, 3])
-def test_output_dict_matches_output_shape(hw, window):
+@pytest.mark.parametrize('cls', [False, True])
+def test_output_dict_matches_output_shape(hw, window, cls):
     vit = ViT('test', img_size=(64, 96), patch_size=16, window_size=window, global_indices=(1,),
-              pos_embed=dict(type='LearnedAbsolutePE'), out_indices=(0, -1))
+              pos_embed=dict(type='LearnedAbsolutePE', prefix_entries=int(cls)),
+              use_cls_token=cls, out_cls_token=cls, out_indices=(0, -1))
     outs = vit(torch.randn(2, 3, *hw))
     shapes = vit.output_shape()
-    assert set(outs) == set(shapes) == {'b0', 'p4'}
+    tokens = {'b0_cls', 'b1_cls'} if cls else set()
+    assert set(outs) == set(shapes) == {'b0', 'b1', 'p4'} | tokens
+    assert outs['p4'] is outs['b1']  # the stride key is the last block's map, not a copy
     for name, out in outs.items():
-        assert out.shape == (2, shapes[name].channels, -(-hw[0] // 16), -(-hw[1] // 16))
+        spec = shapes[name]
+        if name in tokens:
+            assert spec == ShapeSpec(32, 0) and out.shape == (2, 32)
+        else:
+            assert spec == ShapeSpec(32, 16)
+            assert out.shape == (2, spec.channels, -(-hw[0] // 16), -(-hw[1] // 16))
         assert torch.isfinite(out).all()
+    assert default_in_features(shapes) == ('p4',)  # what reads "every map" sees each once
+
+
+def test_cls_outputs_are_the_normed_cls_token_of_each_block():
+    vit = ViT('test', img_size=(32, 32), use_cls_token=True, num_register_tokens=2,
+              out_cls_token=True, out_indices=(0, 1)).eval()
+    for norm in vit.out_norms.values():  # not the identity init, so a missing norm shows
+        nn.init.normal_(norm.weight)
+        nn.init.normal_(norm.bias)
+    seen = {}
+    for i, block in enumerate(vit.blocks):
+        block.register_forward_hook(lambda m, args, out, i=i: seen.__setitem__(i, out))
+    outs = vit(torch.randn(3, 3, 29, 45))
+    for i in (0, 1):
+        expected = vit.out_norms[str(i)](seen[i][:, 0])  # (B, dim): the cls token leads
+        torch.testing.assert_close(outs[f'b{i}_cls'], expected)
+    assert not torch.allclose(outs['b0_cls'], outs['b1_cls'])
+
+
+def test_cls_output_needs_a_cls_token():
+    with pytest.raises(ValueError, match='use_cls_token.*out_cls_token|out_cls_token.*use_cls'):
+        ViT('test', out_cls_token=True)
+    assert 'b1_cls' not in ViT('test', use_cls_token=True).output_shape()
+
+
+class _ClashStem(nn.Module):
+    """A stem whose extra map takes the ViT's own stride key."""
+
+    stride = 8
+
+    def __init__(self, in_channels: int, dim: int):
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, dim, 8, stride=8)
+
+    def extra_output_shape(self) -> dict[str, ShapeSpec]:
+        return {'p3': ShapeSpec(4, 8)}
+
+
+def test_stem_extra_map_may_not_take_the_vit_key():
+    with pytest.raises(ValueError, match=r"\['p3'\]"):
+        ViT('test', stem=dict(type=_ClashStem))
 
 
 @pytest.mark.parametrize('cls,regs', [(True, 0), (True, 2), (False, 3)])
@@ -22,9 +75,10 @@ def test_every_parameter_gets_a_gradient(cls, regs):
     vit = ViT('test', img_size=(32, 48), patch_size=8, use_cls_token=cls,
               num_register_tokens=regs, window_size=2, global_indices=(0,), layer_scale=0.1,
               drop_path_rate=0.1, pos_embed=dict(type='LearnedAbsolutePE',
-                                                 prefix_entries=int(cls)))
-    out = vit(torch.randn(2, 3, 29, 51))['p3']
-    out.square().mean().backward()
+                                                 prefix_entries=int(cls)),
+              out_indices=(0, 1), out_cls_token=cls)
+    outs = vit(torch.randn(2, 3, 29, 51))
+    sum(out.square().mean() for name, out in outs.items() if name != 'p3').backward()
     missing = [n for n, p in vit.named_parameters() if p.grad is None or not p.grad.abs().sum()]
     assert not missing
 
@@ -69,7 +123,7 @@ def test_conv_stem_feeds_the_same_transformer():
     vit = ViT('test', img_size=(64, 64), stem=dict(type='ConvStem', stride=8, base_channels=8),
               pos_embed=dict(type='LearnedAbsolutePE'))
     out = vit(torch.randn(1, 3, 61, 93))
-    assert set(out) == {'p3'} and out['p3'].shape == (1, 32, 8, 12)
+    assert set(out) == {'b1', 'p3'} and out['p3'].shape == (1, 32, 8, 12)
     assert vit.output_shape()['p3'].stride == 8
 
 

@@ -12,8 +12,8 @@ def test_levels_strides_and_widths():
                                                         'p6': 64}
     outs = neck({'p4': torch.randn(2, 32, 5, 7)})
     assert outs['p2'].shape == (2, 24, 20, 28)
-    assert outs['p5'].shape == (2, 24, 2, 3)
-    assert outs['p6'].shape == (2, 24, 1, 2)
+    assert outs['p5'].shape == (2, 24, 3, 4)  # halving keeps the last odd row and column
+    assert outs['p6'].shape == (2, 24, 2, 2)
     assert all(o.shape[1] == shapes[k].channels for k, o in outs.items())
 
 
@@ -22,6 +22,8 @@ def test_unknown_input_and_scale_fail_clearly():
         SimpleFPN({'p4': ShapeSpec(32, 16)}, in_feature='p5')
     with pytest.raises(ValueError, match='scale_factors'):
         SimpleFPN({'p4': ShapeSpec(32, 16)}, scale_factors=(3.0,))
+    with pytest.raises(ValueError, match='token'):
+        SimpleFPN({'p4': ShapeSpec(32, 16), 'b1_cls': ShapeSpec(32, 0)}, in_feature='b1_cls')
 
 
 def test_lateral_feature_joins_its_level_and_only_it():

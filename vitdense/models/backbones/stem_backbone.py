@@ -1,11 +1,9 @@
 """A stem alone as the backbone: the CNN reference the ViT recipes are measured against."""
-import math
-
 import torch
 from torch import nn
 
 from vitdense.registry import MODELS
-from vitdense.structures import ShapeSpec
+from vitdense.structures import ShapeSpec, stride_key
 
 from .stems import split_stem_output, stem_output_shape
 
@@ -28,7 +26,7 @@ class StemBackbone(nn.Module):
         super().__init__()
         self.stem = MODELS.build(stem, default_args=dict(in_channels=in_channels, dim=dim))
         self.dim = dim
-        self.name = f'p{int(math.log2(self.stem.stride))}'
+        self.name = stride_key(self.stem.stride)
 
     def output_shape(self) -> dict[str, ShapeSpec]:
         """Channels and stride of every returned map."""

@@ -8,7 +8,7 @@ from torch.utils.checkpoint import checkpoint
 
 from vitdense.models.layers import Block, PatchEmbed, ResBottleneckBlock
 from vitdense.registry import MODELS, POS_ENCODINGS
-from vitdense.structures import ShapeSpec
+from vitdense.structures import ShapeSpec, stride_key
 from vitdense.utils.convert import loader as weight_loader  # a module import avoids a cycle
 
 from .stems import split_stem_output, stem_output_shape
@@ -19,10 +19,13 @@ from .variants import get_vit_size
 class ViT(BaseModule):
     """Plain ViT (Dosovitskiy et al. 2020, arXiv 2010.11929) for dense prediction.
 
-    Returns the token grids of the blocks in ``out_indices`` as NCHW maps: the last as ``p4``
-    (for a patch stride of 16: ``p{log2(stride)}``) and earlier ones as ``b{index}``. Any input
-    size works: the patch embedding pads to the patch multiple, windowed blocks pad to the
-    window multiple, and every PE adapts to the actual grid.
+    Returns the token grid of each block in ``out_indices`` as an NCHW map keyed ``b{i}`` (i the
+    0-based block index); the last of them is also keyed ``p{log2(patch stride)}`` (``p4`` for
+    16-pixel patches), the same tensor, which is what necks and dense heads read. With
+    ``out_cls_token``, each block's cls token is returned too, as ``b{i}_cls`` (B, dim), normed
+    like its map. A stem's extra maps (``p2``, ``p3``) pass through. Any input size works: the
+    patch embedding pads to the patch multiple, windowed blocks pad to the window multiple, and
+    every PE adapts to the actual grid.
 
     Args:
         arch: a size from ``VIT_SIZES`` ('test', 'tiny', 'small', 'base', 'large', 'huge'), or
@@ -42,6 +45,8 @@ class ViT(BaseModule):
         global_indices: blocks with global attention when ``window_size > 0``.
         residual_indices: blocks followed by a residual bottleneck conv block (ViTDet).
         out_indices: blocks whose outputs are returned (negative indices count from the end).
+        out_cls_token: also return the cls token of each returned block (needs
+            ``use_cls_token``), e.g. for DPT's readout.
         drop_path_rate: stochastic depth, increasing linearly to this rate.
         layer_scale: LayerScale init value, or None.
         qkv_bias: bias in the qkv projection.
@@ -57,11 +62,15 @@ class ViT(BaseModule):
                  attn_pos_enc: dict | None = None, use_cls_token: bool = False,
                  num_register_tokens: int = 0, window_size: int = 0,
                  global_indices: tuple[int, ...] = (), residual_indices: tuple[int, ...] = (),
-                 out_indices: tuple[int, ...] = (-1,),
+                 out_indices: tuple[int, ...] = (-1,), out_cls_token: bool = False,
                  drop_path_rate: float = 0.0, layer_scale: float | None = None,
                  qkv_bias: bool = True, out_norm: bool = True, with_checkpoint: bool = False,
                  init_cfg: dict | None = None):
         super().__init__(init_cfg=init_cfg)
+        if out_cls_token and not use_cls_token:
+            raise ValueError('ViT: out_cls_token=True returns the cls token, but '
+                             'use_cls_token=False builds none; set use_cls_token=True or '
+                             'out_cls_token=False')
         size = get_vit_size(arch)
         dim, depth = size.dim, size.depth
         if stem is None:
@@ -110,10 +119,14 @@ class ViT(BaseModule):
             str(self._absolute(i, 'residual_indices')): ResBottleneckBlock(dim)
             for i in residual_indices})
 
-        self.out_indices = tuple(sorted(self._absolute(i, 'out_indices') for i in out_indices))
-        last = self.out_indices[-1]
-        level = f'p{int(math.log2(patch_size))}'
-        self.out_names = {i: (level if i == last else f'b{i}') for i in self.out_indices}
+        self.out_indices = tuple(sorted({self._absolute(i, 'out_indices') for i in out_indices}))
+        self.out_cls_token = out_cls_token
+        self.level_name = stride_key(patch_size)  # the last returned block's second key
+        clash = sorted(set(stem_output_shape(self.patch_embed)) & set(self._map_shapes()))
+        if clash:
+            raise ValueError(f'ViT: the stem returns extra maps {clash} under the key of the '
+                             'ViT output at that stride; give the stem another stride or no '
+                             'extra outputs')
         self.out_norms = nn.ModuleDict({
             str(i): nn.LayerNorm(dim, eps=1e-6) if out_norm else nn.Identity()
             for i in self.out_indices})
@@ -146,14 +159,21 @@ class ViT(BaseModule):
             return
         super().init_weights()
 
+    def _map_shapes(self) -> dict[str, ShapeSpec]:
+        """The blocks' maps: ``b{i}`` for each returned block, and the stride key of the last."""
+        spec = ShapeSpec(self.embed_dim, self.patch_size)
+        return {**{f'b{i}': spec for i in self.out_indices}, self.level_name: spec}
+
     def output_shape(self) -> dict[str, ShapeSpec]:
-        """Channels and stride of every returned map (and of a stem's extra maps)."""
-        shapes = {name: ShapeSpec(self.embed_dim, self.patch_size)
-                  for name in self.out_names.values()}
-        return {**shapes, **stem_output_shape(self.patch_embed)}
+        """Channels and stride of every output: the blocks' maps, their cls tokens (stride 0)
+        when ``out_cls_token``, and a stem's extra maps."""
+        tokens = {f'b{i}_cls': ShapeSpec(self.embed_dim, 0)
+                  for i in self.out_indices if self.out_cls_token}
+        return {**self._map_shapes(), **tokens, **stem_output_shape(self.patch_embed)}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """x: (B, C, H, W) -> {name: (B, dim, ceil(H / p), ceil(W / p))}."""
+        """x: (B, C, H, W) -> {b{i} and p*: (B, dim, ceil(H / p), ceil(W / p)),
+        b{i}_cls: (B, dim), a stem's extra maps}."""
         x = self.patch_embed(x)  # (B, dim, h, w), or that and a stem's extra maps
         x, outs = split_stem_output(x)
         b, _, h, w = x.shape
@@ -175,7 +195,11 @@ class ViT(BaseModule):
                 x = torch.cat([x[:, :p], grid], dim=1)
             if str(i) in self.cond_pos:
                 x = self.cond_pos[str(i)](x, hw, p)
-            if i in self.out_names:
-                y = self.out_norms[str(i)](x[:, p:])  # (B, h * w, dim)
-                outs[self.out_names[i]] = y.transpose(1, 2).reshape(b, -1, h, w)  # (B, dim, h, w)
+            if str(i) in self.out_norms:
+                norm = self.out_norms[str(i)]
+                y = norm(x[:, p:]).transpose(1, 2).reshape(b, -1, h, w)  # (B, dim, h, w)
+                outs[f'b{i}'] = y
+                if self.out_cls_token:
+                    outs[f'b{i}_cls'] = norm(x[:, 0])  # (B, dim)
+        outs[self.level_name] = outs[f'b{self.out_indices[-1]}']
         return outs

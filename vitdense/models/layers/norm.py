@@ -30,3 +30,10 @@ def build_norm2d(name: str | None, channels: int) -> nn.Module:
     if name == 'BN':
         return nn.BatchNorm2d(channels)
     raise ValueError(f"Unknown norm {name!r}: use 'LN', 'GN', 'BN' or None.")
+
+
+def conv_norm(in_channels: int, out_channels: int, kernel_size: int,
+              norm: str | None) -> list[nn.Module]:
+    """A same-padded conv and the norm chosen by name (the conv has a bias only without one)."""
+    return [nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2,
+                      bias=norm is None), build_norm2d(norm, out_channels)]

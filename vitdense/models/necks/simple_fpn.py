@@ -1,28 +1,13 @@
 """ViTDet's simple feature pyramid."""
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vitdense.models.layers import LayerNorm2d, build_norm2d
+from vitdense.models.layers import conv_norm
 from vitdense.registry import MODELS
-from vitdense.structures import ShapeSpec
+from vitdense.structures import ShapeSpec, stride_key
 
-
-def _rescale_stage(channels: int, scale: float) -> tuple[nn.Module, int]:
-    """Layers that resize a map by ``scale`` in {4, 2, 1, 0.5}, and their output width."""
-    if scale == 4.0:
-        half, quarter = channels // 2, channels // 4
-        return nn.Sequential(nn.ConvTranspose2d(channels, half, 2, stride=2), LayerNorm2d(half),
-                             nn.GELU(), nn.ConvTranspose2d(half, quarter, 2, stride=2)), quarter
-    if scale == 2.0:
-        return nn.ConvTranspose2d(channels, channels // 2, 2, stride=2), channels // 2
-    if scale == 1.0:
-        return nn.Identity(), channels
-    if scale == 0.5:
-        return nn.MaxPool2d(2, stride=2), channels
-    raise ValueError(f'SimpleFPN scale_factors must be among 4, 2, 1, 0.5; got {scale}')
+from .resample import resample_stage
 
 
 @MODELS.register_module()
@@ -31,7 +16,8 @@ class SimpleFPN(nn.Module):
 
     Li et al. 2022, "Exploring Plain Vision Transformer Backbones for Object Detection",
     arXiv 2203.16527. Outputs are keyed ``p{log2(stride)}``; ``top_block`` adds one more level
-    by stride-2 subsampling of the coarsest (detectron2's LastLevelMaxPool).
+    by stride-2 subsampling of the coarsest (detectron2's LastLevelMaxPool). A subsampled level
+    of an (h, w) map is (ceil(h / 2), ceil(w / 2)).
 
     Args:
         input_shape: the backbone's ``output_shape()``.
@@ -55,6 +41,9 @@ class SimpleFPN(nn.Module):
             raise KeyError(f'SimpleFPN in_feature {in_feature!r} is not among the backbone '
                            f'outputs {sorted(input_shape)}')
         spec = input_shape[in_feature]
+        if spec.stride <= 0:
+            raise ValueError(f'SimpleFPN in_feature {in_feature!r} is a token (stride 0), not a '
+                             'map; name a map such as the backbone\'s p4')
         self.in_feature = in_feature
         self.top_block = top_block
         self.stages = nn.ModuleDict()
@@ -62,30 +51,25 @@ class SimpleFPN(nn.Module):
         self.lateral = nn.ModuleDict()
         for scale in scale_factors:
             stride = int(spec.stride / scale)
-            name = f'p{int(math.log2(stride))}'
-            rescale, width = _rescale_stage(spec.channels, float(scale))
+            name = stride_key(stride)
+            rescale, width = resample_stage(spec.channels, float(scale), owner='SimpleFPN')
             self.stages[name] = nn.ModuleList([
-                nn.Sequential(rescale, nn.Conv2d(width, out_channels, 1, bias=norm is None),
-                              build_norm2d(norm, out_channels)),
-                nn.Sequential(
-                    nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm is None),
-                    build_norm2d(norm, out_channels))])
+                nn.Sequential(rescale, *conv_norm(width, out_channels, 1, norm)),
+                nn.Sequential(*conv_norm(out_channels, out_channels, 3, norm))])
             self._shapes[name] = ShapeSpec(out_channels, stride)
         self.lateral_inputs: dict[str, str] = {}  # output level -> backbone map added to it
         for feature in lateral_features:
             lateral = input_shape.get(feature)
-            level = f'p{int(math.log2(lateral.stride))}' if lateral is not None else None
+            level = stride_key(lateral.stride) if lateral is not None and lateral.stride else None
             if level not in self.stages:
                 raise KeyError(f'SimpleFPN lateral feature {feature!r} must be a backbone output '
                                f'({sorted(input_shape)}) with the stride of an output level '
                                f'({sorted(self.stages)})')
             self.lateral_inputs[level] = feature
-            self.lateral[level] = nn.Sequential(
-                nn.Conv2d(lateral.channels, out_channels, 1, bias=norm is None),
-                build_norm2d(norm, out_channels))
+            self.lateral[level] = nn.Sequential(*conv_norm(lateral.channels, out_channels, 1, norm))
         if top_block:
             last = max(self._shapes.values(), key=lambda s: s.stride)
-            self._top_name = f'p{int(math.log2(last.stride * 2))}'
+            self._top_name = stride_key(last.stride * 2)
             self._shapes[self._top_name] = ShapeSpec(out_channels, last.stride * 2)
 
     def output_shape(self) -> dict[str, ShapeSpec]:
