@@ -16,6 +16,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir', help='write images with the predictions drawn here')
     parser.add_argument('--show-score-thr', type=float, default=0.3,
                         help='draw boxes scoring at least this (with --show-dir)')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation: the config's tta_pipeline and tta_model")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_dataloader.batch_size=4')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
@@ -26,7 +28,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = prepare_test_cfg(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
-                           args.cfg_options, args.launcher, args.show_score_thr)
+                           args.cfg_options, args.launcher, args.show_score_thr, args.tta)
     Runner.from_cfg(cfg).test()
 
 

@@ -1,4 +1,8 @@
 """prepare_test_cfg: what tools/test.py's options put into the config."""
+from pathlib import Path
+
+import pytest
+
 from vitdense.apis.demo import demo_job
 from vitdense.apis.launch import prepare_test_cfg
 
@@ -13,3 +17,25 @@ def test_show_dir_adds_the_drawing_hook_with_its_score_threshold(tmp_path):
     assert hooks == [dict(type='DrawPredictionsHook', out_dir=str(tmp_path / 'vis'),
                           score_thr=0.15)]
     assert cfg.load_from == 'model.pth'
+
+
+ADE20K_CONFIG = str(Path(__file__).resolve().parents[2] / 'configs/fpnseg/'
+                    'fpnseg_vit-b-abs_8xb2-160k_ade20k-512x512.py')
+
+
+def test_tta_wraps_the_model_and_swaps_the_test_pipeline(tmp_path):
+    plain = prepare_test_cfg(ADE20K_CONFIG, 'model.pth', str(tmp_path))
+    cfg = prepare_test_cfg(ADE20K_CONFIG, 'model.pth', str(tmp_path), tta=True)
+    assert cfg.model.type == 'SegTTAModel' and cfg.model.module == plain.model
+    assert cfg.model.module.test_mode == 'slide'
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    assert pipeline == plain.tta_pipeline and pipeline[1].type == 'TestTimeAug'
+    resizes, flips = pipeline[1].transforms[:2]
+    assert [r.scale for r in resizes] == [(1024, 256), (1536, 384), (2048, 512), (2560, 640),
+                                          (3072, 768), (3584, 896)]
+    assert [f.prob for f in flips] == [0.0, 1.0]
+
+
+def test_tta_without_its_config_keys_says_what_is_missing(tmp_path):
+    with pytest.raises(KeyError, match='tta_model and tta_pipeline'):
+        prepare_test_cfg(demo_job('detector').config, 'model.pth', str(tmp_path), tta=True)

@@ -60,6 +60,26 @@ def test_resize_scale_factor_accumulates_and_boxes_are_clipped(sample):
         Resize(scale=(100, ))
 
 
+@pytest.mark.parametrize('factor, keep_ratio, size', [
+    (0.5, True, (47, 31)),             # 93 x 61 -> round(46.5) x round(30.5)
+    (1.75, True, (163, 107)),          # 162.75 x 106.75
+    ((2.0, 0.5), False, (186, 31)),    # a (width, height) pair of factors
+])
+def test_resize_by_scale_factor_of_the_current_size(sample, factor, keep_ratio, size):
+    out = Resize(scale_factor=factor, keep_ratio=keep_ratio)(sample)
+    w, h = size
+    assert out['img'].shape == (h, w, 3) and out['gt_seg_map'].shape == (h, w)
+    assert out['ori_shape'] == (61, 93) and out['scale_factor'] == pytest.approx((w / 93, h / 61))
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(), 'either scale'), (dict(scale=(10, 10), scale_factor=2.0), 'either scale'),
+    (dict(scale_factor=0), 'positive'), (dict(scale_factor=(1.0, 2.0, 3.0)), 'pair')])
+def test_resize_takes_scale_or_scale_factor(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Resize(**kwargs)
+
+
 def test_random_resize_samples_within_the_range(sample):
     np.random.seed(1)
     jitter = RandomResize(scale=(200, 100), ratio_range=(0.5, 2.0), keep_ratio=True)

@@ -54,13 +54,29 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
     return cfg
 
 
+def use_tta(cfg: Config, config: str) -> None:
+    """Test-time augmentation: the test dataset reads ``cfg.tta_pipeline`` and the model
+    becomes ``cfg.tta_model`` with ``module=cfg.model``."""
+    missing = [key for key in ('tta_model', 'tta_pipeline') if key not in cfg]
+    if missing:
+        raise KeyError(f"--tta needs {' and '.join(missing)} in the config '{config}'; "
+                       "configs/_base_/datasets/ade20k.py shows both (tta_model=dict(type="
+                       "'SegTTAModel') and a TestTimeAug pipeline).")
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
                      out: str | None = None, show_dir: str | None = None,
                      cfg_options: dict | None = None, launcher: str = 'none',
-                     show_score_thr: float = 0.3) -> Config:
+                     show_score_thr: float = 0.3, tta: bool = False) -> Config:
     """The config ``tools/test.py`` runs: load ``checkpoint``, optionally dump and draw (boxes
-    scoring at least ``show_score_thr``)."""
+    scoring at least ``show_score_thr``), and with ``tta`` test with the config's
+    ``tta_pipeline`` and ``tta_model`` wrapped around ``model`` (mmseg's ``--tta``)."""
     cfg = load_config(config, cfg_options)
+    if tta:
+        use_tta(cfg, config)
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     cfg.load_from = checkpoint
     if out is not None:

@@ -75,37 +75,56 @@ def resize_results(results: dict, size: tuple[int, int], interpolation: str = 'b
 
 @TRANSFORMS.register_module()
 class Resize(BaseTransform):
-    """Resize to ``scale`` = (width, height), or fit within it with ``keep_ratio``.
+    """Resize to ``scale`` = (width, height), or fit within it with ``keep_ratio``; or, with
+    ``scale_factor`` instead of ``scale``, by a factor of the current size (mmcv's ``Resize``).
 
     Args:
         scale: target (width, height); with ``keep_ratio`` the long image side fits within
             ``max(scale)`` and the short side within ``min(scale)``.
+        scale_factor: instead of ``scale``: a factor, or a (width, height) pair of factors, of
+            the image's size when the transform runs (mmseg's test-time augmentation scales).
         keep_ratio: keep the aspect ratio.
         clip_object_border: clip boxes to the resized image.
         interpolation: image interpolation (label maps always use nearest).
     """
 
-    def __init__(self, scale: Sequence[int], keep_ratio: bool = False,
+    def __init__(self, scale: Optional[Sequence[int]] = None,
+                 scale_factor: Optional[float | Sequence[float]] = None, keep_ratio: bool = False,
                  clip_object_border: bool = True, interpolation: str = 'bilinear') -> None:
-        self.scale = _as_scale(scale, 'Resize scale')
+        if (scale is None) == (scale_factor is None):
+            raise ValueError(f'Resize takes either scale (width, height) or scale_factor, got '
+                             f'scale={scale}, scale_factor={scale_factor}.')
+        self.scale = None if scale is None else _as_scale(scale, 'Resize scale')
+        self.scale_factor = None
+        if scale_factor is not None:
+            factors = (scale_factor, ) * 2 if isinstance(scale_factor, Number) else scale_factor
+            if len(factors) != 2 or not all(isinstance(f, Number) and f > 0 for f in factors):
+                raise ValueError(f'Resize scale_factor must be a positive number or a (width, '
+                                 f'height) pair of them, got {scale_factor}.')
+            self.scale_factor = (float(factors[0]), float(factors[1]))
         self.keep_ratio = keep_ratio
         self.clip_object_border = clip_object_border
         self.interpolation = interpolation
         _interpolation(interpolation)
 
-    def sample_scale(self) -> tuple[int, int]:
-        """The target (width, height)."""
-        return self.scale
+    def sample_scale(self, w: int, h: int) -> tuple[int, int]:
+        """The target (width, height) for an image of w x h."""
+        if self.scale is not None:
+            return self.scale
+        fw, fh = self.scale_factor
+        return max(int(w * fw + 0.5), 1), max(int(h * fh + 0.5), 1)
 
     def transform(self, results: dict) -> dict:
         h, w = results['img'].shape[:2]
-        size = target_size(w, h, self.sample_scale(), self.keep_ratio)
+        size = target_size(w, h, self.sample_scale(w, h), self.keep_ratio)
         resize_results(results, size, self.interpolation, self.clip_object_border)
         results['keep_ratio'] = self.keep_ratio
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(scale={self.scale}, keep_ratio={self.keep_ratio})'
+        what = (f'scale={self.scale}' if self.scale is not None
+                else f'scale_factor={self.scale_factor}')
+        return f'{type(self).__name__}({what}, keep_ratio={self.keep_ratio})'
 
 
 @TRANSFORMS.register_module()
@@ -123,8 +142,10 @@ class RandomResize(Resize):
     def __init__(self, scale: Sequence, ratio_range: Optional[Sequence[float]] = None,
                  keep_ratio: bool = False, clip_object_border: bool = True,
                  interpolation: str = 'bilinear') -> None:
+        common = dict(keep_ratio=keep_ratio, clip_object_border=clip_object_border,
+                      interpolation=interpolation)
         if ratio_range is not None:
-            super().__init__(scale, keep_ratio, clip_object_border, interpolation)
+            super().__init__(scale, **common)
             if len(ratio_range) != 2 or not 0 < ratio_range[0] <= ratio_range[1]:
                 raise ValueError(f'ratio_range must be (min, max) with 0 < min <= max, got '
                                  f'{ratio_range}.')
@@ -134,11 +155,11 @@ class RandomResize(Resize):
                 raise ValueError('RandomResize without ratio_range takes scale as two (width, '
                                  f'height) pairs to sample between, got {scale}.')
             self.scales = [_as_scale(s, 'RandomResize scale') for s in scale]
-            super().__init__(self.scales[0], keep_ratio, clip_object_border, interpolation)
+            super().__init__(self.scales[0], **common)
         self.ratio_range = None if ratio_range is None else tuple(ratio_range)
 
-    def sample_scale(self) -> tuple[int, int]:
-        """A random target (width, height)."""
+    def sample_scale(self, w: int, h: int) -> tuple[int, int]:
+        """A random target (width, height) (the image's w x h does not matter)."""
         if self.scales is None:
             ratio = np.random.uniform(*self.ratio_range)
             return max(int(self.scale[0] * ratio), 1), max(int(self.scale[1] * ratio), 1)

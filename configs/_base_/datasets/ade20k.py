@@ -41,5 +41,23 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Test-time augmentation (tools/test.py --tta): 6 scales x horizontal flip, the views'
+# probabilities averaged (SegTTAModel). A scale is a ratio of the single-scale test size
+# (2048, 512), as in mmseg 0.x's MultiScaleFlipAug behind the published multi-scale results;
+# mmseg 1.x writes Resize(scale_factor=r), a ratio of the original image size (accepted too).
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='Resize', scale=(int(2048 * r), int(512 * r)), keep_ratio=True)
+              for r in img_ratios],
+             [dict(type='RandomFlip', prob=0., direction='horizontal'),
+              dict(type='RandomFlip', prob=1., direction='horizontal')],
+             [dict(type='LoadAnnotations', with_bbox=False, with_label=False, with_seg=True)],
+             [dict(type='PackSegInputs')],
+         ]),
+]
+tta_model = dict(type='SegTTAModel')
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
