@@ -7,6 +7,7 @@ import pytest
 from mmengine.registry import DefaultScope
 
 from vitdense.datasets import ADE20K_CLASSES, SHAPES_CLASSES, SHAPES_SEG_CLASSES, ADE20KDataset
+from vitdense.datasets.ade20k import ADE20K_PALETTE
 from vitdense.registry import DATASETS
 
 
@@ -23,6 +24,22 @@ def test_entries_pair_images_with_label_maps(shapes_root):
         assert info['num_classes'] == 8 and info['reduce_zero_label'] is True
         assert info['seg_fields'] == []
     assert len(ds.metainfo['palette']) == 8 and ADE20K_CLASSES[0] == 'wall'
+
+
+def test_ade20k_metainfo_is_scene_parse_150():
+    """The 150 SceneParse150 names in label order and mmseg's palette, spot-checked by index."""
+    assert len(ADE20K_CLASSES) == len(set(ADE20K_CLASSES)) == len(ADE20K_PALETTE) == 150
+    named = {0: 'wall', 7: 'bed', 12: 'person', 20: 'car', 44: 'chest of drawers',
+             89: 'television receiver', 127: 'bicycle', 138: 'ashcan', 149: 'flag'}
+    assert {i: ADE20K_CLASSES[i] for i in named} == named
+    coloured = {0: (120, 120, 120), 1: (180, 120, 120), 12: (150, 5, 61), 20: (0, 102, 200),
+                149: (92, 0, 255)}
+    assert {i: ADE20K_PALETTE[i] for i in coloured} == coloured
+    assert ADE20K_PALETTE[6] == ADE20K_PALETTE[48] == (140, 140, 140)  # as mmseg's
+    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in ADE20K_PALETTE)
+    meta = ADE20KDataset.METAINFO
+    assert meta['classes'] == ADE20K_CLASSES and meta['palette'] == ADE20K_PALETTE
+    assert ADE20KDataset.REDUCE_ZERO_LABEL is True
 
 
 @pytest.mark.parametrize('reduce', [True, False])

@@ -1,4 +1,5 @@
 """IoUMetric against a direct numpy confusion-matrix computation."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -155,3 +156,43 @@ def test_foreground_mean_of_only_absent_classes_is_nan(monkeypatch):
 def test_bad_background_classes_raise(monkeypatch, background, error, match):
     with pytest.raises(error, match=match):
         run_metric(IoUMetric(background_classes=background), make_samples(seed=6), monkeypatch)
+
+
+def with_paths(samples: list[dict], reduce_zero_label: bool) -> list[dict]:
+    for i, s in enumerate(samples):
+        s['img_path'] = f'/data/ade/images/validation/ADE_val_{i:08d}.jpg'
+        s['reduce_zero_label'] = reduce_zero_label
+    return samples
+
+
+@pytest.mark.parametrize('reduce_zero_label', [True, False])
+def test_format_only_writes_pngs_in_the_dataset_label_values(monkeypatch, tmp_path,
+                                                             reduce_zero_label):
+    samples = with_paths(make_samples(seed=7), reduce_zero_label)
+    for s in samples:
+        del s['gt_sem_seg']  # a test split without labels
+    out = tmp_path / 'preds'
+    results, logs = run_metric(IoUMetric(format_only=True, output_dir=str(out)), samples,
+                               monkeypatch)
+    assert results == {}
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f'ADE_val_{i:08d}.png' for i in range(len(samples))]
+    for i, s in enumerate(samples):
+        png = cv2.imread(str(out / names[i]), cv2.IMREAD_UNCHANGED)
+        pred = s['pred_sem_seg']['data'][0].numpy()
+        assert png.dtype == np.uint8 and png.shape == pred.shape
+        # ADE20K's server format: the files' labels, 1..150 (0 = "other", never predicted)
+        assert (png == pred + (1 if reduce_zero_label else 0)).all()
+    assert f'{len(samples)} PNG predictions written to {out}' in logs[-1]
+
+
+def test_output_dir_writes_pngs_and_still_evaluates(monkeypatch, tmp_path):
+    samples = with_paths(make_samples(seed=8), reduce_zero_label=True)
+    results, _ = run_metric(IoUMetric(output_dir=str(tmp_path)), samples, monkeypatch)
+    assert results == {k: confusion_oracle(samples)[k] for k in ('aAcc', 'mIoU', 'mAcc')}
+    assert len(list(tmp_path.glob('*.png'))) == len(samples)
+
+
+def test_format_only_needs_output_dir():
+    with pytest.raises(ValueError, match='output_dir'):
+        IoUMetric(format_only=True)

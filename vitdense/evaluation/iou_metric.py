@@ -1,7 +1,10 @@
 """Semantic-segmentation aAcc / mIoU / mAcc, with mmseg 1.x's ``IoUMetric`` semantics."""
+import os
+import os.path as osp
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
@@ -45,6 +48,18 @@ def area_stats(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
     return torch.stack([area_intersect, area_union, area_pred, area_label]).cpu()  # (4, K)
 
 
+def write_label_png(pred: torch.Tensor, path: str, reduce_zero_label: bool) -> None:
+    """Write (H, W) predicted labels as a uint8 PNG in the dataset's own label values: shifted
+    up by one where the dataset was read with ``reduce_zero_label`` (ADE20K: 0..149 -> 1..150,
+    the evaluation server's format, where 0 is "other")."""
+    labels = pred.cpu().numpy().astype(np.int64) + (1 if reduce_zero_label else 0)
+    if labels.min(initial=0) < 0 or labels.max(initial=0) > 255:
+        raise ValueError(f"IoUMetric: predicted labels {labels.min()}..{labels.max()} do not fit "
+                         f"a uint8 PNG ('{path}').")
+    if not cv2.imwrite(path, labels.astype(np.uint8)):
+        raise OSError(f"IoUMetric: could not write '{path}'; check output_dir.")
+
+
 def nan_mean_percent(values: np.ndarray) -> float:
     """Mean of the non-NaN ``values`` (K,) in percent, rounded to 2 decimals; NaN if all are."""
     mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
@@ -69,6 +84,12 @@ class IoUMetric(BaseMetric):
         nan_to_num: if set, replace NaN per-class values by it before averaging.
         background_classes: names, from ``dataset_meta['classes']``, of the classes left out of
             ``mIoU_fg``; they still count in ``aAcc``, ``mIoU`` and ``mAcc``.
+        output_dir: if set, each prediction is also written there as a uint8 PNG named like its
+            image (``<image name>.png``), in the label values of the dataset's files: with
+            ``reduce_zero_label`` (ADE20K) shifted back up by one, 1..150, the format of the
+            ADE20K evaluation server (as mmseg).
+        format_only: only write the PNGs (needs ``output_dir``); no ground truth is read and no
+            metric is computed (test sets without labels).
         collect_device: ``'cpu'`` or ``'gpu'``, for gathering results across ranks.
         prefix: metric-name prefix (none by default, as mmseg).
     """
@@ -78,9 +99,14 @@ class IoUMetric(BaseMetric):
                  iou_metrics: Sequence[str] = ('mIoU',),
                  nan_to_num: float | None = None,
                  background_classes: Sequence[str] = (),
+                 output_dir: str | None = None,
+                 format_only: bool = False,
                  collect_device: str = 'cpu',
                  prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if format_only and not output_dir:
+            raise ValueError('IoUMetric: format_only=True writes PNG predictions and computes no '
+                             'metric, so it needs output_dir=<folder for the PNGs>.')
         names = [iou_metrics] if isinstance(iou_metrics, str) else list(iou_metrics)
         for name in names:
             if name != 'mIoU':
@@ -93,6 +119,8 @@ class IoUMetric(BaseMetric):
         self.ignore_index = ignore_index
         self.nan_to_num = nan_to_num
         self.background_classes = tuple(background_classes)
+        self.output_dir = output_dir
+        self.format_only = format_only
 
     def _classes(self) -> tuple[str, ...]:
         """``dataset_meta['classes']``, checked against ``background_classes``."""
@@ -114,10 +142,19 @@ class IoUMetric(BaseMetric):
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Accumulate per-image areas from ``pred_sem_seg.data`` and ``gt_sem_seg.data``
-        (each (1, H, W) or (H, W))."""
+        (each (1, H, W) or (H, W)); write the PNGs with ``output_dir``."""
         num_classes = len(self._classes())
+        if self.output_dir:
+            os.makedirs(self.output_dir, exist_ok=True)
         for sample in data_samples:
             pred = torch.as_tensor(sample['pred_sem_seg']['data']).squeeze()  # (H, W)
+            if self.output_dir:
+                name = osp.splitext(osp.basename(sample['img_path']))[0] + '.png'
+                path = osp.join(self.output_dir, name)
+                write_label_png(pred, path, bool(sample.get('reduce_zero_label', False)))
+                if self.format_only:  # the written file stands for the image's result
+                    self.results.append(path)
+                    continue
             label = torch.as_tensor(sample['gt_sem_seg']['data']).squeeze().to(pred.device)
             self.results.append(area_stats(pred, label, num_classes, self.ignore_index))
 
@@ -126,9 +163,13 @@ class IoUMetric(BaseMetric):
 
         Returns:
             ``aAcc``, ``mIoU``, ``mAcc`` (and ``mIoU_fg`` with ``background_classes``) in
-            percent, rounded to 2 decimals.
+            percent, rounded to 2 decimals; nothing with ``format_only``.
         """
         classes = self._classes()
+        if self.format_only:
+            print_log(f'IoUMetric (format_only): {len(results)} PNG predictions written to '
+                      f'{self.output_dir}', logger='current')
+            return {}
         total = torch.zeros(4, len(classes), dtype=torch.int64)  # (4, K)
         for areas in results:
             total += areas
