@@ -21,10 +21,12 @@ class BaseDecodeHead(nn.Module):
     """Base of the decoders: checks the inputs, owns the classifier's loss.
 
     A decoder subclasses this, builds its layers after ``super().__init__()`` and implements
-    :meth:`forward` ``(feats) -> (B, K, h, w)`` logits at any stride; the segmentor resizes
-    them. :meth:`loss` resizes the logits to the (padded) label map, bilinearly, and applies
-    ``loss_decode`` (mmseg's key: one loss config, or a list whose losses are summed), built with
-    the head's ``ignore_index``; the loss names are the losses' ``loss_name`` or ``loss_ce``.
+    :meth:`forward` ``(feats) -> (B, K, h, w)`` logits at the stride ``out_stride`` (input
+    pixels per logit: the finest stride among its input maps, unless the decoder upsamples and
+    sets another); the segmentor resizes them. :meth:`loss` resizes the logits to the (padded)
+    label map, bilinearly, and applies ``loss_decode`` (mmseg's key: one loss config, or a list
+    whose losses are summed), built with the head's ``ignore_index``; the loss names are the
+    losses' ``loss_name`` or ``loss_ce``.
 
     Args:
         input_shape: the neck's (or backbone's) ``output_shape()``.
@@ -53,6 +55,8 @@ class BaseDecodeHead(nn.Module):
                            'backbone or neck provides')
         self.in_features = names
         self.input_shape = {n: input_shape[n] for n in names}
+        strides = [s.stride for s in self.input_shape.values() if s.stride > 0]
+        self.out_stride: int = min(strides) if strides else 0
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.align_corners = align_corners
@@ -60,6 +64,16 @@ class BaseDecodeHead(nn.Module):
         configs = configs if isinstance(configs, (list, tuple)) else [configs]
         self.losses = nn.ModuleList(
             MODELS.build(cfg, default_args=dict(ignore_index=ignore_index)) for cfg in configs)
+
+    def single_map(self) -> ShapeSpec:
+        """The shape of the one map a single-input decoder reads; raises unless ``in_features``
+        is one map (not a token)."""
+        spec = next(iter(self.input_shape.values()))
+        if len(self.in_features) != 1 or spec.stride <= 0:
+            raise ValueError(f'{type(self).__name__} decodes one map; got in_features '
+                             f"{self.in_features}: set in_features to one map's key, e.g. "
+                             "('p4',)")
+        return spec
 
     def inputs(self, feats: dict[str, Tensor]) -> list[Tensor]:
         """The maps of ``in_features``, in order; a missing one raises, naming it."""

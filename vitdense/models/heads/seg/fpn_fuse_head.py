@@ -35,7 +35,6 @@ class FPNFuseHead(BaseDecodeHead):
         super().__init__(input_shape, num_classes, in_features, ignore_index, loss_decode,
                          align_corners)
         names = self.in_features
-        self.out_stride = min(input_shape[n].stride for n in names)
         self.lateral = nn.ModuleDict({
             n: nn.Sequential(nn.Conv2d(input_shape[n].channels, channels, 3, padding=1,
                                        bias=norm is None),
