@@ -23,7 +23,6 @@ TOL = dict(atol=1e-6, rtol=0)
 NUM_CLASSES = 4
 
 
-@MODELS.register_module(force=True)
 class MirrorSymmetricConv(nn.Module):
     """Test backbone, equivariant to horizontal flips by construction: a 3x3 conv whose kernel
     is averaged with its mirror image (zero padding is symmetric too), stride 1."""
@@ -41,7 +40,6 @@ class MirrorSymmetricConv(nn.Module):
         return {'p0': F.gelu(F.conv2d(x, weight, self.conv.bias, padding=1))}
 
 
-@MODELS.register_module(force=True)
 class PointwiseTestHead(BaseDecodeHead):
     """Test decoder: a 1x1 conv classifier (pointwise, so flip-equivariant)."""
 
@@ -51,6 +49,16 @@ class PointwiseTestHead(BaseDecodeHead):
 
     def forward(self, feats):
         return self.classifier(self.inputs(feats)[0])
+
+
+@pytest.fixture(scope='module', autouse=True)
+def test_modules():
+    """The two test modules, registered for this file only."""
+    for cls in (MirrorSymmetricConv, PointwiseTestHead):
+        MODELS.register_module(module=cls, force=True)
+    yield
+    for cls in (MirrorSymmetricConv, PointwiseTestHead):
+        MODELS._module_dict.pop(cls.__name__, None)
 
 
 def symmetric_segmentor() -> dict:
