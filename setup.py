@@ -12,10 +12,12 @@ def read_version() -> str:
 setup(
     name='vitdense',
     version=read_version(),
-    description='Dense prediction (detection, semantic segmentation) with plain Vision Transformers',
+    description=('Dense prediction (detection, semantic segmentation) with plain Vision '
+                 'Transformers'),
     packages=find_packages(include=['vitdense', 'vitdense.*']),
     python_requires='>=3.10',
-    # torch is pinned by the Makefile's constraints file (the local CPU build); any torch>=2.1 works.
+    # torch is pinned by the Makefile's constraints file (the local CPU build); any torch>=2.1
+    # works.
     install_requires=[
         'torch>=2.1',
         'mmengine==0.10.7',
