@@ -50,7 +50,9 @@ class Segmentor(BackboneNeckModel):
         head_args = dict(input_shape=self.head_input_shape)
         self.decode_head = MODELS.build(decode_head, default_args=head_args)
         self.num_classes = self.decode_head.num_classes
-        self.align_corners: bool = self.decode_head.align_corners
+        # A head outside the BaseDecodeHead family (a user's plugin) may not declare it: the
+        # bilinear resizes then use the default, as the loss of BaseDecodeHead does.
+        self.align_corners: bool = getattr(self.decode_head, 'align_corners', False)
         aux = [] if auxiliary_head is None else auxiliary_head
         many = isinstance(aux, (list, tuple))
         aux = list(aux) if many else [aux]
