@@ -1,16 +1,8 @@
 # Deformable DETR (box refinement, two-stage) on the demo backbone (a leaf takes one from a
 # *_demo.py backbone base): the demo's 96-wide simple feature pyramid (p3-p6), one deformable
 # encoder layer and 3 decoder layers of width 128, 30 queries.
+_base_ = ['./detector_demo.py']
 model = dict(
-    type='Detector',
-    data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=64),
-    neck=dict(
-        type='SimpleFPN',
-        in_feature='p4',
-        out_channels=96,
-        scale_factors=(2.0, 1.0, 0.5),
-        top_block=True,
-        lateral_features=('p3', )),
     bbox_head=dict(
         type='DeformableDETRHead',
         num_classes=8,

@@ -2,10 +2,6 @@
 # (p3-p6), COCO's 80 classes, the paper's sizes: 300 queries, 6 + 6 layers.
 _base_ = ['./vit-b-abs_simplefpn.py']
 model = dict(
-    type='Detector',
-    data_preprocessor={{_base_.data_preprocessor}},
-    backbone={{_base_.backbone}},
-    neck={{_base_.neck}},
     bbox_head=dict(
         type='DeformableDETRHead',
         num_classes=80,

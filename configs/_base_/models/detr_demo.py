@@ -1,16 +1,8 @@
 # DETR on the demo backbone (a leaf takes one from a *_demo.py backbone base): one 96-wide
 # stride-16 map (p4) of the demo's simple feature pyramid, no transformer encoder (the ViT
 # already encodes), 3 decoder layers of width 128, 30 queries (shapes images hold <= 8 objects).
+_base_ = ['./detector_demo.py']
 model = dict(
-    type='Detector',
-    data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=64),
-    neck=dict(
-        type='SimpleFPN',
-        in_feature='p4',
-        out_channels=96,
-        scale_factors=(2.0, 1.0, 0.5),
-        top_block=True,
-        lateral_features=('p3', )),
     bbox_head=dict(
         type='DETRHead',
         num_classes=8,

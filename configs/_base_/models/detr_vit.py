@@ -3,10 +3,6 @@
 # (the ViT already encodes; set num_encoder_layers=6 for the paper's).
 _base_ = ['./vit-b-abs_simplefpn.py']
 model = dict(
-    type='Detector',
-    data_preprocessor={{_base_.data_preprocessor}},
-    backbone={{_base_.backbone}},
-    neck={{_base_.neck}},
     bbox_head=dict(
         type='DETRHead',
         num_classes=80,

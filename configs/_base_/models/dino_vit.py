@@ -2,10 +2,6 @@
 # paper's sizes: 900 queries, 6 + 6 layers, 100 denoising queries.
 _base_ = ['./vit-b-abs_simplefpn.py']
 model = dict(
-    type='Detector',
-    data_preprocessor={{_base_.data_preprocessor}},
-    backbone={{_base_.backbone}},
-    neck={{_base_.neck}},
     bbox_head=dict(
         type='DINOHead',
         num_classes=80,

@@ -1,10 +1,6 @@
 # FCOS on a plain ViT-B/16 with ViTDet's simple feature pyramid (p3-p6).
 _base_ = ['./vit-b-abs_simplefpn.py']
 model = dict(
-    type='Detector',
-    data_preprocessor={{_base_.data_preprocessor}},
-    backbone={{_base_.backbone}},
-    neck={{_base_.neck}},
     bbox_head=dict(
         type='FCOSHead',
         num_classes=80,
