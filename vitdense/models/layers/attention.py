@@ -1,18 +1,17 @@
 """Multi-head self-attention on ``F.scaled_dot_product_attention`` with a PE slot."""
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from vitdense.models.pos_encodings.attention_bias import attend
 from vitdense.models.pos_encodings.base import AttentionPosEncoding, Grid
-
-from .decomposed_attention import DecomposedBias, decomposed_bias_attention
 
 
 class Attention(nn.Module):
     """Multi-head self-attention (Vaswani et al. 2017, arXiv 1706.03762).
 
-    The optional attention position encoding may rotate q/k and return an additive logit bias;
-    this module never looks at its type.
+    The optional attention position encoding may rotate q/k and return a logit bias of the
+    protocol in ``pos_encodings/attention_bias.py`` (None, a tensor, or an ``AttentionBias``
+    that applies itself); this module never looks at the PE's or the bias's type.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True,
@@ -41,13 +40,11 @@ class Attention(nn.Module):
         bias = None
         if self.pos_enc is not None:
             q, k, bias = self.pos_enc(q, k, hw, num_prefix)
-        scale = self.head_dim ** -0.5
-        if isinstance(bias, DecomposedBias):  # factored: never made N x N
-            x = decomposed_bias_attention(q, k, v, bias, scale)  # (B, heads, N, d)
-            return x.transpose(1, 2).reshape(b, n, -1)  # (B, N, C)
-        if bias is not None:
-            bias = bias.to(q.dtype)
-        if q.shape[-1] != self.head_dim:  # the PE appended channels to q and k (base.py)
-            v = F.pad(v, (0, q.shape[-1] - self.head_dim))  # (B, heads, N, d'): fused kernel
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)  # (B,n,N,d')
-        return x[..., :self.head_dim].transpose(1, 2).reshape(b, n, -1)  # (B, N, C)
+            if q.shape[-1] != self.head_dim or k.shape[-1] != self.head_dim:
+                raise ValueError(
+                    f'{type(self.pos_enc).__name__} returned q and k of {q.shape[-1]} and '
+                    f'{k.shape[-1]} channels; the attention has head_dim={self.head_dim}. To '
+                    f'change the logits with extra channels, return an ExtraChannelsBias '
+                    f'(vitdense.models.pos_encodings.attention_bias).')
+        x = attend(q, k, v, bias, self.head_dim ** -0.5)  # (B, heads, N, d)
+        return x.transpose(1, 2).reshape(b, n, -1)  # (B, N, C)

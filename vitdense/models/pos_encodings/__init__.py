@@ -1,7 +1,9 @@
 from .absolute import LearnedAbsolutePE
+from .attention_bias import AttentionBias, ExtraChannelsBias, attend
 from .base import AttentionPosEncoding, ConditionalPosEncoding, ResampleCache, TokenPosEncoding
 from .conditional import ConditionalPEG
 from .decomposed import DecomposedRelPosPE, get_rel_pos
+from .decomposed_attention import DecomposedBias, decomposed_bias_attention
 from .irpe import IRPE, piecewise_index
 from .relative import RelPosBiasPE, relative_position_index, resize_bias_table
 from .resample import ResampleMode, resample_grid_table
@@ -9,8 +11,10 @@ from .rope import RoPE2d
 from .sincos import SinCos2dPE, sincos_2d_table, sincos_embed
 from .window_tiled import WindowTiledAbsolutePE
 
-__all__ = ['AttentionPosEncoding', 'ConditionalPEG', 'ConditionalPosEncoding',
-           'DecomposedRelPosPE', 'IRPE', 'LearnedAbsolutePE', 'RelPosBiasPE', 'ResampleCache',
-           'ResampleMode', 'RoPE2d', 'SinCos2dPE', 'TokenPosEncoding', 'WindowTiledAbsolutePE',
-           'get_rel_pos', 'piecewise_index', 'relative_position_index', 'resample_grid_table',
-           'resize_bias_table', 'sincos_2d_table', 'sincos_embed']
+__all__ = ['AttentionBias', 'AttentionPosEncoding', 'ConditionalPEG', 'ConditionalPosEncoding',
+           'DecomposedBias', 'DecomposedRelPosPE', 'ExtraChannelsBias', 'IRPE',
+           'LearnedAbsolutePE', 'RelPosBiasPE', 'ResampleCache', 'ResampleMode', 'RoPE2d',
+           'SinCos2dPE', 'TokenPosEncoding', 'WindowTiledAbsolutePE', 'attend',
+           'decomposed_bias_attention', 'get_rel_pos', 'piecewise_index',
+           'relative_position_index', 'resample_grid_table', 'resize_bias_table',
+           'sincos_2d_table', 'sincos_embed']

@@ -86,11 +86,9 @@ class AttentionPosEncoding(nn.Module, metaclass=ABCMeta):
             num_prefix: P, prefix tokens that have no grid position.
 
         Returns:
-            q and k (possibly rotated) and an additive logit bias broadcastable to
-            (B, heads, N, N), or None. A bias of the form ``r_h[i, y_j] + r_w[i, x_j]`` may
-            be returned factored, as a ``DecomposedBias`` (vitdense.models.layers); the
-            attention then applies it by query chunks without making the N x N tensor. A PE
-            may also append the same number of channels to q and k (to fold a bias into the
-            dot product); the attention then pads v to match, keeps the softmax scale at
-            head_dim^-0.5 and drops the extra output channels.
+            q and k (possibly rotated, same shapes) and a logit bias of the protocol in
+            :mod:`vitdense.models.pos_encodings.attention_bias`: None, a tensor broadcastable
+            to (B, heads, N, N), or an ``AttentionBias`` that applies itself to
+            ``(q, k, v, scale)`` (factored, table-gathered, or extra q/k channels), so that no
+            N x N tensor needs to be made.
         """

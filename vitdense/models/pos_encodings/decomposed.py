@@ -5,10 +5,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vitdense.models.layers.decomposed_attention import DecomposedBias
 from vitdense.registry import POS_ENCODINGS
 
+from .attention_bias import ExtraChannelsBias
 from .base import AttentionPosEncoding, Grid, ResampleCache
+from .decomposed_attention import DecomposedBias
 from .grid import device_key, grid_coords, pad_prefix
 
 
@@ -56,18 +57,17 @@ class DecomposedRelPosPE(AttentionPosEncoding):
     in backward, so that no (B, heads, N, N) tensor is made or kept (``bias`` gives the dense
     one, and adding a tensor to the factored bias makes it dense).
 
-    With ``fold_into_qk`` q gets the h + w values ``q_i . R_h[y_i - y] / s`` and
-    ``q_i . R_w[x_i - x] / s`` (s = head_dim^-0.5) appended, k the one-hot row and column of
-    its token, so the extended dot product times s is the logit plus the bias, and SDPA keeps
-    its fused kernel (on head_dim + h + w channels). Same result; slower than the default on
-    CPU.
+    With ``fold_into_qk`` the bias is an :class:`ExtraChannelsBias`: q gets the h + w values
+    ``q_i . R_h[y_i - y]`` and ``q_i . R_w[x_i - x]`` appended, k the one-hot row and column of
+    its token, so the extended dot product is the logit plus the bias, and SDPA keeps its fused
+    kernel (on head_dim + h + w channels). Same result; slower than the default on CPU.
 
     Args:
         num_heads, head_dim: of the attention.
         ref_grid: (H, W) the tables are defined at.
         zero_init: start from zero tables (ViTDet's default); else truncated normal.
         init_std: std of the truncated-normal initialisation when ``zero_init`` is False.
-        fold_into_qk: extend q and k instead of returning a bias (see above).
+        fold_into_qk: return the bias as extra q and k channels (see above).
     """
 
     TEST_CONFIGS = (dict(zero_init=False), dict(fold_into_qk=True))
@@ -76,7 +76,6 @@ class DecomposedRelPosPE(AttentionPosEncoding):
                  init_std: float = 0.02, fold_into_qk: bool = False):
         super().__init__()
         self.ref_grid, self.fold_into_qk = tuple(ref_grid), fold_into_qk
-        self.scale = head_dim ** -0.5
         self.rel_pos_h = nn.Parameter(torch.zeros(2 * self.ref_grid[0] - 1, head_dim))
         self.rel_pos_w = nn.Parameter(torch.zeros(2 * self.ref_grid[1] - 1, head_dim))
         if not zero_init:
@@ -111,7 +110,8 @@ class DecomposedRelPosPE(AttentionPosEncoding):
         return pad_prefix(bias.reshape(b, heads, n, n), num_prefix)  # (B, heads, P+N, P+N)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
-                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, DecomposedBias | None]:
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor,
+                                          DecomposedBias | ExtraChannelsBias]:
         b, heads, _, _ = q.shape
         h, w = hw
         rel_h, rel_w = self.relative_terms(q, hw, num_prefix)
@@ -120,11 +120,9 @@ class DecomposedRelPosPE(AttentionPosEncoding):
             rel_w = rel_w.reshape(b, heads, h * w, w)  # (B, heads, N, w)
             return q, k, DecomposedBias(rel_h, rel_w, num_prefix)
         extra_q = torch.cat([rel_h, rel_w], dim=-1).reshape(b, heads, h * w, h + w)
-        extra_q = F.pad(extra_q / self.scale, (0, 0, num_prefix, 0))  # (B, heads, P + N, h + w)
-        extra_k = key_position_channels(hw, num_prefix, q.device).to(k.dtype)  # (P + N, h + w)
-        q = torch.cat([q, extra_q], dim=-1)  # (B, heads, P + N, C + h + w)
-        k = torch.cat([k, extra_k.expand(b, heads, -1, -1)], dim=-1)
-        return q, k, None
+        extra_q = F.pad(extra_q, (0, 0, num_prefix, 0))  # (B, heads, P + N, h + w)
+        extra_k = key_position_channels(hw, num_prefix, q.device)  # (P + N, h + w)
+        return q, k, ExtraChannelsBias(extra_q, extra_k[None, None])
 
     def extra_repr(self) -> str:
         return f'ref_grid={self.ref_grid}, fold_into_qk={self.fold_into_qk}'

@@ -1,13 +1,13 @@
 """Attention with a decomposed (row + column) logit bias, query-chunked, with exact gradients."""
-from typing import NamedTuple
-
 import torch
 from torch.nn import functional as F
+
+from .attention_bias import AttentionBias
 
 CHUNK_ELEMENTS = 1 << 22  # logits per query chunk (B * heads * rows * keys): 16 MB in fp32
 
 
-class DecomposedBias(NamedTuple):
+class DecomposedBias(AttentionBias):
     """A logit bias ``rel_h[i, y_j] + rel_w[i, x_j]`` for query i and key j at row y_j, column x_j.
 
     Its two factors are far smaller than the (B, heads, P + N, P + N) bias they stand for;
@@ -19,19 +19,18 @@ class DecomposedBias(NamedTuple):
         num_prefix: P, tokens before the h x w grid.
     """
 
-    rel_h: torch.Tensor
-    rel_w: torch.Tensor
-    num_prefix: int
+    def __init__(self, rel_h: torch.Tensor, rel_w: torch.Tensor, num_prefix: int):
+        self.rel_h, self.rel_w, self.num_prefix = rel_h, rel_w, num_prefix
 
     def dense(self) -> torch.Tensor:
         """The full bias: (B, heads, P + N, P + N)."""
         p = self.num_prefix
         return _rows(_pad_rows(self.rel_h, p), _pad_rows(self.rel_w, p), p, 0, None)
 
-    def __add__(self, other: torch.Tensor) -> torch.Tensor:
-        return self.dense() + other
-
-    __radd__ = __add__
+    def apply(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              scale: float) -> torch.Tensor:
+        """By query chunks, never making the N x N bias: (B, heads, P + N, d)."""
+        return decomposed_bias_attention(q, k, v, self, scale)
 
 
 def _pad_rows(rel: torch.Tensor, num_prefix: int) -> torch.Tensor:

@@ -3,9 +3,12 @@ import torch
 from torch.nn import functional as F
 
 from vitdense.models.layers import Attention, Block
-from vitdense.models.layers import decomposed_attention as module
-from vitdense.models.layers.decomposed_attention import DecomposedBias, decomposed_bias_attention
 from vitdense.models.pos_encodings import DecomposedRelPosPE
+from vitdense.models.pos_encodings import decomposed_attention as module
+from vitdense.models.pos_encodings.decomposed_attention import (
+    DecomposedBias,
+    decomposed_bias_attention,
+)
 
 
 def reference(q, k, v, bias: DecomposedBias, scale: float) -> torch.Tensor:

@@ -1,0 +1,106 @@
+"""The attention slot's bias protocol: None, a tensor, or an AttentionBias that applies itself."""
+import pytest
+import torch
+
+from vitdense.models.layers import Attention
+from vitdense.models.pos_encodings import (
+    AttentionBias,
+    AttentionPosEncoding,
+    DecomposedRelPosPE,
+    ExtraChannelsBias,
+    attend,
+)
+
+
+def math_attention(q, k, v, bias, scale):
+    return torch.softmax(q @ k.transpose(-1, -2) * scale + bias, dim=-1) @ v
+
+
+class ScaledIdentityBias(AttentionBias):
+    """A plugin's own bias type: ``weight`` on the diagonal, applied by the math path."""
+
+    def __init__(self, n: int, weight: float):
+        self.n, self.weight = n, weight
+        self.calls = 0
+
+    def dense(self) -> torch.Tensor:
+        return torch.eye(self.n, dtype=torch.float64) * self.weight
+
+    def apply(self, q, k, v, scale):
+        self.calls += 1
+        return math_attention(q, k, v, self.dense().to(q.dtype), scale)
+
+
+class DiagonalPE(AttentionPosEncoding):
+    def __init__(self, weight: float):
+        super().__init__()
+        self.weight, self.last = weight, None
+
+    def forward(self, q, k, hw, num_prefix):
+        self.last = ScaledIdentityBias(q.shape[2], self.weight)
+        return q, k, self.last
+
+
+def test_a_new_bias_type_needs_no_change_to_the_attention():
+    torch.manual_seed(0)
+    pe = DiagonalPE(2.0)
+    attn = Attention(8, 2, pos_enc=pe).double()
+    plain = Attention(8, 2).double()
+    plain.load_state_dict(attn.state_dict())
+    x = torch.randn(2, 1 + 6, 8, dtype=torch.float64)
+    out = attn(x, (2, 3), 1)
+    assert pe.last.calls == 1
+    qkv = attn.qkv(x).reshape(2, 7, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    expected = math_attention(qkv[0], qkv[1], qkv[2], pe.last.dense(), 0.5)
+    torch.testing.assert_close(out, attn.proj(expected.transpose(1, 2).reshape(2, 7, 8)))
+    assert not torch.allclose(out, plain(x, (2, 3), 1))  # the bias changed the result
+
+
+@pytest.mark.parametrize('bias', [None, 'tensor'])
+def test_attend_with_none_or_a_tensor_is_sdpa(bias):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 5, 4, dtype=torch.float64) for _ in range(3))
+    dense = torch.randn(1, 3, 5, 5, dtype=torch.float64) if bias else None
+    expected = math_attention(q, k, v, 0 if dense is None else dense, 0.7)
+    torch.testing.assert_close(attend(q, k, v, dense, 0.7), expected)
+
+
+def test_extra_channels_bias_adds_its_dense_bias():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 5, 4, dtype=torch.float64) for _ in range(3))
+    bias = ExtraChannelsBias(torch.randn(2, 3, 5, 6, dtype=torch.float64),
+                             torch.randn(1, 1, 5, 6, dtype=torch.float64))
+    assert bias.dense().shape == (2, 3, 5, 5)
+    torch.testing.assert_close(attend(q, k, v, bias, 0.3),
+                               math_attention(q, k, v, bias.dense(), 0.3))
+    with pytest.raises(ValueError, match='6 channels but k 2'):
+        ExtraChannelsBias(torch.zeros(1, 1, 5, 6), torch.zeros(1, 1, 5, 2))
+
+
+def test_decomposed_pe_returns_bias_objects_in_both_forms():
+    pe = DecomposedRelPosPE(num_heads=2, head_dim=4, ref_grid=(2, 3), zero_init=False)
+    folded = DecomposedRelPosPE(num_heads=2, head_dim=4, ref_grid=(2, 3), fold_into_qk=True)
+    folded.load_state_dict(pe.state_dict())
+    q, k = torch.randn(1, 2, 7, 4), torch.randn(1, 2, 7, 4)
+    (q1, k1, b1), (q2, k2, b2) = pe(q, k, (2, 3), 1), folded(q, k, (2, 3), 1)
+    assert q1 is q and q2 is q and k1 is k and k2 is k  # neither widens q or k
+    torch.testing.assert_close(b1.dense(), b2.dense())
+
+
+class WideningPE(AttentionPosEncoding):
+    def forward(self, q, k, hw, num_prefix):
+        return torch.cat([q, q], -1), torch.cat([k, k], -1), None
+
+
+class ListBiasPE(AttentionPosEncoding):
+    def forward(self, q, k, hw, num_prefix):
+        return q, k, [0.0]
+
+
+def test_bad_returns_are_named_errors():
+    x = torch.randn(1, 4, 8)
+    with pytest.raises(ValueError, match='WideningPE returned q and k of 8 and 8 channels.*'
+                                         'ExtraChannelsBias'):
+        Attention(8, 2, pos_enc=WideningPE())(x, (2, 2), 0)
+    with pytest.raises(TypeError, match='bias of type list.*AttentionBias'):
+        Attention(8, 2, pos_enc=ListBiasPE())(x, (2, 2), 0)
