@@ -5,9 +5,9 @@ absolute table at the 14 x 14 pre-training grid resampled to the input grid, and
 relative position in every block. vitdense runs in two variants: ``ours`` is the PE's
 default, a factored logit bias that the attention applies by query chunks, recomputing each
 chunk in backward (``pos_encodings/decomposed_attention.py``: no N x N tensor is
-kept); ``ours_fold`` folds the bias into q and k (``fold_into_qk=True``) so that SDPA keeps its fused kernel on
-head_dim + h + w channels. For each model and dtype
-(fp32; bf16 under CPU autocast) a
+kept); ``ours_fold`` folds the bias into q and k (``fold_into_qk=True``) so that SDPA keeps
+its fused kernel on head_dim + h + w channels. For each model and dtype (fp32; bf16 under CPU
+autocast) a
 fresh subprocess builds the model, runs one forward+backward and records its peak memory (peak
 RSS minus the RSS before it: activations, gradients and workspace; parameters are excluded),
 then times ``--repeats`` eval forwards (no grad) and forward+backwards (median). vitdense's

@@ -1,7 +1,7 @@
 """Relative attention PEs: the logit between two patches depends only on their offset.
 
 Parametrized over every attention-slot PE in ``POS_ENCODINGS`` (and its ``TEST_CONFIGS``); a
-PE that is not relative by design opts out with a class attribute ``RELATIVE = False``.
+PE that is not relative by design opts out with ``RELATIVE = False`` (declared on the base).
 """
 import pytest
 import torch
@@ -18,8 +18,8 @@ HEADS, HEAD_DIM, PREFIX = 2, 8, 1
 def relative_cases() -> list:
     cases = []
     for name, cls in sorted(POS_ENCODINGS.module_dict.items()):
-        if issubclass(cls, AttentionPosEncoding) and getattr(cls, 'RELATIVE', True):
-            for i, extra in enumerate(getattr(cls, 'TEST_CONFIGS', ({},))):
+        if issubclass(cls, AttentionPosEncoding) and cls.RELATIVE:
+            for i, extra in enumerate(cls.TEST_CONFIGS):
                 cases.append(pytest.param(name, extra, id=f'{name}-{i}'))
     return cases
 

@@ -1,8 +1,8 @@
 """Every registered position encoding, in its slot of a tiny ViT, at any input size.
 
 Parametrized over ``POS_ENCODINGS`` itself: a PE registered later is tested here with no new
-test. A PE class may list extra constructor arguments for these tests in ``TEST_CONFIGS`` (a
-tuple of dicts, one test variant each; default: one variant with none).
+test. A PE class lists extra constructor arguments for these tests in ``TEST_CONFIGS`` (a
+tuple of dicts, one test variant each; declared on ``base.PosEncoding``: one variant with none).
 """
 import pytest
 import torch
@@ -14,6 +14,7 @@ from vitdense.models.pos_encodings import (
     AttentionPosEncoding,
     ConditionalPosEncoding,
     ResampleCache,
+    ResampleMode,
     TokenPosEncoding,
 )
 from vitdense.registry import POS_ENCODINGS
@@ -36,7 +37,7 @@ def slot_of(cls: type) -> str:
 def registry_cases() -> list:
     cases = [pytest.param(None, {}, id='none')]
     for name, cls in sorted(POS_ENCODINGS.module_dict.items()):
-        for i, extra in enumerate(getattr(cls, 'TEST_CONFIGS', ({},))):
+        for i, extra in enumerate(cls.TEST_CONFIGS):
             cases.append(pytest.param(name, extra, id=f'{name}-{i}'))
     return cases
 
@@ -101,3 +102,35 @@ def test_eval_caches_per_size(name, extra, monkeypatch):
     second = vit(x)['p3']
     assert len(computed) == n_first, f'recomputed {computed[n_first:]}'
     torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('name,extra', [c for c in registry_cases() if c.values[0]])
+def test_declared_attributes(name, extra):
+    """What the loader and these tests read is there, with the values the ViT gave."""
+    vit = tiny_vit(name, extra, WINDOW)
+    token = vit.pos_embed
+    if token is not None:
+        assert token.ref_grid == vit.ref_grid
+        assert isinstance(token.prefix_entries, int) and token.prefix_entries >= 0
+        assert token.mode is None or isinstance(token.mode, ResampleMode)
+    for i, block in enumerate(vit.blocks):
+        pe = block.attn.pos_enc
+        if pe is not None:
+            windowed = i in vit.window_indices
+            assert pe.ref_grid == ((WINDOW, WINDOW) if windowed else vit.ref_grid)
+            assert isinstance(type(pe).RELATIVE, bool)
+
+
+def test_window_size_reaches_token_pes_that_take_it():
+    vit = ViT('test', img_size=IMG, patch_size=PATCH, window_size=3,
+              pos_embed=dict(type='WindowTiledAbsolutePE'))
+    assert vit.pos_embed.window_size == 3
+    with pytest.raises(ValueError, match="window_size=4 but the ViT's windowed blocks use "
+                                         'window_size=3'):
+        ViT('test', img_size=IMG, patch_size=PATCH, window_size=3,
+            pos_embed=dict(type='WindowTiledAbsolutePE', window_size=4))
+    with pytest.raises(ValueError, match='set pos_embed.window_size'):
+        ViT('test', img_size=IMG, patch_size=PATCH, pos_embed=dict(type='WindowTiledAbsolutePE'))
+    # a PE that does not take window_size is built as before, in a windowed ViT too
+    assert ViT('test', img_size=IMG, patch_size=PATCH, window_size=3,
+               pos_embed=dict(type='LearnedAbsolutePE')).pos_embed.ref_grid == (6, 6)

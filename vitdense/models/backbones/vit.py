@@ -90,8 +90,7 @@ class ViT(BaseModule):
                            if num_register_tokens else None)
         self.pos_embed = None
         if pos_embed is not None:
-            self.pos_embed = POS_ENCODINGS.build(pos_embed, default_args=dict(
-                dim=dim, ref_grid=ref_grid, num_prefix_tokens=self.num_prefix_tokens))
+            self.pos_embed = self._build_token_pe(pos_embed, dim, window_size)
 
         self.cond_pos_indices = tuple(self._absolute(i, 'cond_pos_indices') for i in
                                       cond_pos_indices) if cond_pos_enc else ()
@@ -131,6 +130,21 @@ class ViT(BaseModule):
             str(i): nn.LayerNorm(dim, eps=1e-6) if out_norm else nn.Identity()
             for i in self.out_indices})
         self._init_tokens()
+
+    def _build_token_pe(self, cfg: dict, dim: int, window_size: int) -> nn.Module:
+        """Slot 1, with ``window_size`` given to a PE that takes it (and checked against it)."""
+        args = dict(dim=dim, ref_grid=self.ref_grid, num_prefix_tokens=self.num_prefix_tokens)
+        cls = POS_ENCODINGS.get(cfg['type']) if isinstance(cfg.get('type'), str) else cfg['type']
+        takes_window = cls is not None and hasattr(cls, 'accepts') and cls.accepts('window_size')
+        if takes_window and window_size:
+            args['window_size'] = window_size
+        pe = POS_ENCODINGS.build(cfg, default_args=args)
+        own = getattr(pe, 'window_size', None)
+        if takes_window and window_size and own != window_size:
+            raise ValueError(f"ViT: pos_embed {type(pe).__name__} has window_size={own} but "
+                             f"the ViT's windowed blocks use window_size={window_size}; leave "
+                             f'window_size out of pos_embed (the ViT passes its own)')
+        return pe
 
     def _absolute(self, index: int, name: str) -> int:
         absolute = index + self.depth if index < 0 else index

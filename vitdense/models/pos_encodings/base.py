@@ -12,14 +12,38 @@ Each is built from ``POS_ENCODINGS`` with the constructor arguments listed on it
 given by the ViT through ``default_args``; a plugin's constructor accepts exactly those (and its
 own options). Token sequences are (B, P + H * W, C): P prefix tokens (cls, registers) first,
 then the patch grid in row-major order. Attention code never branches on a PE's type.
+
+What tests and the weight loader read from a PE is declared on these base classes, with the
+value a plugin gets if it sets nothing (``TEST_CONFIGS``, ``RELATIVE``, ``ref_grid``,
+``prefix_entries``, ``mode``).
 """
+import inspect
 from abc import ABCMeta, abstractmethod
-from typing import Callable
+from typing import Callable, ClassVar
 
 import torch
 from torch import nn
 
+from .resample import ResampleMode
+
 Grid = tuple[int, int]
+
+
+class PosEncoding(nn.Module, metaclass=ABCMeta):
+    """What every slot declares.
+
+    Attributes:
+        TEST_CONFIGS: extra constructor arguments, one dict per variant, with which the
+            registry-wide tests (tests/models/pos_encodings) build this PE in a tiny ViT.
+    """
+
+    TEST_CONFIGS: ClassVar[tuple[dict, ...]] = ({},)
+
+    @classmethod
+    def accepts(cls, name: str) -> bool:
+        """Whether the constructor takes argument ``name`` (or ``**kwargs``)."""
+        params = inspect.signature(cls.__init__).parameters
+        return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 class ResampleCache:
@@ -48,19 +72,32 @@ class ResampleCache:
         return value
 
 
-class TokenPosEncoding(nn.Module, metaclass=ABCMeta):
+class TokenPosEncoding(PosEncoding):
     """Slot 1: added (or applied) once to the tokens after patch embedding.
 
     Constructor arguments given by the ViT: ``dim`` (token width), ``ref_grid`` (the patch grid
-    the PE was defined or trained at) and ``num_prefix_tokens``.
+    the PE was defined or trained at) and ``num_prefix_tokens``; and ``window_size`` (the side
+    of the ViT's windowed blocks, 0 for none) to a PE whose constructor names it.
+
+    Attributes:
+        ref_grid: (H, W) the PE was built for (the ViT's reference grid).
+        prefix_entries: table rows for prefix tokens, in front of the grid rows (0: none); the
+            weight loader fits a checkpoint's rows to this.
+        mode: how a grid table is resampled to another grid, or None for a PE that is not a
+            resampled table. A checkpoint's convention replaces the default when weights are
+            loaded, unless the config chose one (see :meth:`adapt_state_dict`).
     """
+
+    ref_grid: Grid
+    prefix_entries: int = 0
+    mode: ResampleMode | None = None
 
     @abstractmethod
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         """x: (B, P + H * W, C) with ``hw`` = (H, W) and P = ``num_prefix`` -> same shape."""
 
 
-class ConditionalPosEncoding(nn.Module, metaclass=ABCMeta):
+class ConditionalPosEncoding(PosEncoding):
     """Slot 2: applied between blocks; constructor argument given by the ViT: ``dim``."""
 
     @abstractmethod
@@ -68,12 +105,20 @@ class ConditionalPosEncoding(nn.Module, metaclass=ABCMeta):
         """x: (B, P + H * W, C) -> same shape."""
 
 
-class AttentionPosEncoding(nn.Module, metaclass=ABCMeta):
+class AttentionPosEncoding(PosEncoding):
     """Slot 3: acts on queries and keys inside each attention.
 
     Constructor arguments given by the ViT: ``num_heads``, ``head_dim`` and ``ref_grid`` (the
     window size for windowed attention, else the global patch grid at the reference size).
+
+    Attributes:
+        RELATIVE: the logits depend only on the offsets between tokens, never on where they are
+            (tests check that shifting the content shifts the attention); False opts out.
+        ref_grid: (H, W) the PE was built for.
     """
+
+    RELATIVE: ClassVar[bool] = True
+    ref_grid: Grid
 
     @abstractmethod
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,

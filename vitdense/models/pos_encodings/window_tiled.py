@@ -25,7 +25,9 @@ class WindowTiledAbsolutePE(TokenPosEncoding):
         dim: token width.
         ref_grid: (H, W) patch grid of the reference size.
         num_prefix_tokens: prefix tokens of the ViT; they get nothing added.
-        window_size: window side of the ViT's windowed blocks (set it to the same value).
+        window_size: window side of the ViT's windowed blocks: given by the ViT when it has
+            windowed blocks (a different value in the config is an error); set it only for a
+            ViT without windows.
         global_grid: size of the global table; None: one entry per window at the reference
             size, ``ceil(ref_grid / window_size)`` (Hiera's 7 x 7 for 56 x 56 tokens in 8 x 8
             windows).
@@ -35,13 +37,14 @@ class WindowTiledAbsolutePE(TokenPosEncoding):
 
     TEST_CONFIGS = (dict(window_size=4),)
 
-    def __init__(self, dim: int, ref_grid: Grid, num_prefix_tokens: int, window_size: int,
+    def __init__(self, dim: int, ref_grid: Grid, num_prefix_tokens: int, window_size: int = 0,
                  global_grid: tuple[int, int] | None = None, interpolation: str = 'bicubic',
                  antialias: bool = False, offset: float | None = None, init_std: float = 0.02):
         super().__init__()
         if window_size < 1:
-            raise ValueError(f'WindowTiledAbsolutePE needs window_size >= 1 (the ViT\'s window), '
-                             f'got {window_size}')
+            raise ValueError(f'WindowTiledAbsolutePE needs window_size >= 1: the ViT passes its '
+                             f'own when it has windowed blocks (window_size > 0); without them, '
+                             f'set pos_embed.window_size. Got {window_size}.')
         self.ref_grid, self.window_size = tuple(ref_grid), window_size
         if global_grid is None:
             global_grid = tuple(math.ceil(s / window_size) for s in self.ref_grid)
