@@ -8,14 +8,9 @@ the native size and at two non-square sizes.
 import pytest
 import torch
 
-from vitdense.models.backbones import ViT
+from vitdense.models.backbones import ViT, load_pretrained
 from vitdense.models.pos_encodings import ResampleMode
-from vitdense.utils.convert import (
-    convert_checkpoint,
-    convert_file,
-    load_pretrained,
-    read_checkpoint,
-)
+from vitdense.utils.convert import convert_checkpoint, convert_file, read_checkpoint
 
 transformers = pytest.importorskip('transformers')
 

@@ -7,8 +7,8 @@ into a fresh ViT: no missing, unexpected or mismatched keys, and every tensor eq
 import pytest
 import torch
 
-from vitdense.models.backbones import ViT
-from vitdense.utils.convert import convert_file, load_pretrained
+from vitdense.models.backbones import ViT, load_pretrained
+from vitdense.utils.convert import convert_file
 
 DIM, DEPTH = 32, 2  # ViT arch='test'
 LAST = f'out_norms.{DEPTH - 1}'

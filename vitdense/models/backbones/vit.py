@@ -9,10 +9,10 @@ from torch.utils.checkpoint import checkpoint
 from vitdense.models.layers import Block, PatchEmbed, ResBottleneckBlock
 from vitdense.registry import MODELS, POS_ENCODINGS
 from vitdense.structures import ShapeSpec, stride_key
-from vitdense.utils.convert import loader as weight_loader  # a module import avoids a cycle
 
 from .stems import split_stem_output, stem_output_shape
 from .variants import get_vit_size
+from .vit_weights import load_pretrained
 
 
 @MODELS.register_module()
@@ -167,8 +167,7 @@ class ViT(BaseModule):
         logged.
         """
         if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
-            weight_loader.load_pretrained(self, self.init_cfg['checkpoint'],
-                                          prefix=self.init_cfg.get('prefix'))
+            load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
             self._is_init = True
             return
         super().init_weights()

@@ -22,13 +22,15 @@ class LearnedAbsolutePE(TokenPosEncoding):
         prefix_entries: how many prefix tokens have a table entry (1 for ViT/DeiT with a cls
             entry, 0 for DINOv2's registers or a ViT without cls). Prefix tokens without an entry
             get nothing added.
-        interpolation, antialias, offset: the resampling convention (see ``ResampleMode``);
-            checkpoint metadata overrides them when weights are converted.
+        interpolation, antialias, offset: the resampling convention (see ``ResampleMode``;
+            default bicubic, no antialias, no offset). When none of them is given, a
+            pretrained checkpoint's convention replaces the default as its weights load; a
+            value given here wins over the checkpoint's (logged either way).
         init_std: std of the truncated-normal initialisation.
     """
 
     def __init__(self, dim: int, ref_grid: Grid, num_prefix_tokens: int, prefix_entries: int = 0,
-                 interpolation: str = 'bicubic', antialias: bool = False,
+                 interpolation: str | None = None, antialias: bool | None = None,
                  offset: float | None = None, init_std: float = 0.02):
         super().__init__()
         if prefix_entries > num_prefix_tokens:
@@ -36,7 +38,8 @@ class LearnedAbsolutePE(TokenPosEncoding):
                              f'num_prefix_tokens={num_prefix_tokens}')
         self.ref_grid = tuple(ref_grid)
         self.prefix_entries = prefix_entries
-        self.mode = ResampleMode(interpolation, antialias, offset)
+        self.mode_from_config = any(v is not None for v in (interpolation, antialias, offset))
+        self.mode = ResampleMode(interpolation or 'bicubic', bool(antialias), offset)
         n = prefix_entries + self.ref_grid[0] * self.ref_grid[1]
         self.table = nn.Parameter(torch.zeros(1, n, dim))
         nn.init.trunc_normal_(self.table, std=init_std)
@@ -47,6 +50,37 @@ class LearnedAbsolutePE(TokenPosEncoding):
         patch = self.table[:, self.prefix_entries:]
         return self._cache.get(self, (tuple(hw),),
                                lambda: resample_grid_table(patch, self.ref_grid, hw, self.mode))
+
+    def adapt_state_dict(self, state_dict: dict, prefix: str, meta: dict) -> list[str]:
+        """Resample the checkpoint's grid once to ``ref_grid``, and take its convention.
+
+        The table's prefix rows were fitted by the ViT already. The convention is the
+        checkpoint's (``meta['pos_embed_resample']``) unless the config gave one.
+        """
+        key = prefix + 'table'
+        if key not in state_dict or not meta.get('ref_grid'):
+            return []
+        notes, name = [], prefix.rstrip('.')
+        source = ResampleMode(**meta['pos_embed_resample']) if meta.get(
+            'pos_embed_resample') else self.mode
+        if source != self.mode and self.mode_from_config:
+            notes.append(f"{name}: the config's resampling {self.mode} is kept; "
+                         f"{meta['source']} resamples with {source}")
+        elif source != self.mode:
+            notes.append(f"{name} resampling set to {meta['source']}'s {source} (was "
+                         f'{self.mode}); give interpolation/antialias/offset in the config to '
+                         f'choose another')
+            self.mode = source
+        src_grid = tuple(meta['ref_grid'])
+        if src_grid != self.ref_grid:
+            table, rows = state_dict[key], self.prefix_entries
+            grid = resample_grid_table(table[:, rows:], src_grid, self.ref_grid, self.mode)
+            state_dict[key] = torch.cat([table[:, :rows], grid], dim=1)
+            notes.append(f"{name} resampled once from {src_grid} to the backbone's ref_grid "
+                         f'{self.ref_grid} ({self.mode}); to resample from {src_grid} at every '
+                         f"input size exactly as {meta['source']} does, build the PE with "
+                         f'ref_grid={src_grid}')
+        return notes
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         grid = self.grid_table(hw).to(x.dtype)

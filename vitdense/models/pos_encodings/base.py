@@ -39,6 +39,23 @@ class PosEncoding(nn.Module, metaclass=ABCMeta):
 
     TEST_CONFIGS: ClassVar[tuple[dict, ...]] = ({},)
 
+    def adapt_state_dict(self, state_dict: dict, prefix: str, meta: dict) -> list[str]:
+        """Fit this PE's tensors in a pretrained ``state_dict`` to this module, in place.
+
+        Called by the ViT's weight loader before loading (``backbones/vit_weights.py``).
+
+        Args:
+            state_dict: the checkpoint in vitdense keys; this PE's are ``prefix + name``.
+            prefix: this module's key prefix, e.g. ``'pos_embed.'`` or
+                ``'blocks.3.attn.pos_enc.'``.
+            meta: the checkpoint's conventions (``tools/convert_weights.py`` metadata:
+                ``source``, ``ref_grid``, ``pos_prefix_entries``, ``pos_embed_resample``).
+
+        Returns:
+            One line per change made, for the load report. The default changes nothing.
+        """
+        return []
+
     @classmethod
     def accepts(cls, name: str) -> bool:
         """Whether the constructor takes argument ``name`` (or ``**kwargs``)."""

@@ -83,6 +83,18 @@ class DecomposedRelPosPE(AttentionPosEncoding):
             nn.init.trunc_normal_(self.rel_pos_w, std=init_std)
         self._cache = ResampleCache()
 
+    def adapt_state_dict(self, state_dict: dict, prefix: str, meta: dict) -> list[str]:
+        """Resize tables of another length linearly (as ViTDet does at load time)."""
+        notes = []
+        for name in ('rel_pos_h', 'rel_pos_w'):
+            key, length = prefix + name, getattr(self, name).shape[0]
+            if key in state_dict and state_dict[key].shape[0] != length:
+                table = state_dict[key]
+                notes.append(f'{key} resized linearly from {table.shape[0]} to {length} rows')
+                resized = F.interpolate(table.float().t()[None], size=length, mode='linear')
+                state_dict[key] = resized[0].t().to(table.dtype)  # (length, C)
+        return notes
+
     def tables(self, hw: Grid) -> tuple[torch.Tensor, torch.Tensor]:
         """R_h (h, h, C) and R_w (w, w, C) for grid ``hw``; cached per size in eval mode."""
         dev = device_key(self.rel_pos_h)

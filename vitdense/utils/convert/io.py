@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from .core import StateDict, convert_checkpoint, unwrap_state_dict
+from .core import SOURCES, StateDict, convert_checkpoint, unwrap_state_dict
 
 try:
     from safetensors.torch import load_file as load_safetensors
@@ -78,3 +78,14 @@ def convert_file(src: str, dst: str, source: str) -> dict:
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     torch.save({'state_dict': state_dict, 'meta': meta}, dst)
     return meta
+
+
+def read_converted(path: str) -> tuple[StateDict, dict]:
+    """Read a file written by ``tools/convert_weights.py`` (``weights_only=True``)."""
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict) or meta.get('source') not in SOURCES:
+        raise ValueError(f'{path} is not a converted vitdense checkpoint (no conversion '
+                         f'metadata). Convert it first: python tools/convert_weights.py {path} '
+                         f"OUT.pth --from FORMAT, FORMAT one of: {', '.join(sorted(SOURCES))}")
+    return ckpt['state_dict'], meta

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from vitdense.models.backbones import ViT
+from vitdense.models.backbones import ViT, load_pretrained
 from vitdense.models.pos_encodings import ResampleMode, resample_grid_table
-from vitdense.utils.convert import convert_checkpoint, convert_file, load_pretrained, read_converted
+from vitdense.utils.convert import convert_checkpoint, convert_file, read_converted
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def random_vit(seed: int, img: int = 32, **kwargs) -> ViT:
@@ -111,6 +111,23 @@ def test_source_resampling_mode_is_applied_and_grid_resampled_once(tmp_path):
     expected = resample_grid_table(source.pos_embed.table, (4, 4), (6, 6), timm_mode)
     torch.testing.assert_close(target.pos_embed.table.detach(), expected, atol=0, rtol=0)
     assert any('resampled once from (4, 4)' in line for line in report.adapted)
+
+
+def test_an_explicit_config_resampling_wins_over_the_checkpoints(tmp_path):
+    """The interpolation a config chose (the variable of a resolution study) is not replaced
+    by the checkpoint's convention; the report says which was kept."""
+    source = random_vit(0, use_cls_token=True, pos_embed=dict(type='LearnedAbsolutePE'))
+    path = timm_file(source, tmp_path)  # timm: bicubic with antialias
+    chosen = ResampleMode('bilinear', antialias=False)
+    target = random_vit(1, img=48, use_cls_token=True, pos_embed=dict(
+        type='LearnedAbsolutePE', interpolation='bilinear'))
+    assert target.pos_embed.mode_from_config and target.pos_embed.mode == chosen
+    report = load_pretrained(target, str(path))
+    assert target.pos_embed.mode == chosen
+    assert any("the config's resampling" in line and 'is kept' in line and 'antialias=True' in line
+               for line in report.adapted)
+    expected = resample_grid_table(source.pos_embed.table, (4, 4), (6, 6), chosen)
+    torch.testing.assert_close(target.pos_embed.table.detach(), expected, atol=0, rtol=0)
 
 
 def test_rel_pos_tables_of_another_length_are_resized_linearly(tmp_path):

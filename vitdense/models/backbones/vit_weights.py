@@ -1,4 +1,12 @@
-"""Loading a converted checkpoint into a vitdense ViT, adapting position tables on the way."""
+"""Loading pretrained weights into a vitdense ViT; each position encoding adapts its own part.
+
+The checkpoint's keys are already vitdense's (``tools/convert_weights.py`` renamed them, or a
+vitdense model saved them); what differs between codebases is carried as metadata (reference
+grid, prefix rows, resampling convention). Here the ViT fits the prefix rows of the absolute
+table to its tokens, and every position-encoding module fits its own tensors through
+``adapt_state_dict`` (``pos_encodings/base.py``): resampled grids, resized relative tables, and
+the resampling convention, where the config's explicit choice wins over the checkpoint's.
+"""
 import logging
 import os.path as osp
 import re
@@ -7,12 +15,11 @@ from dataclasses import dataclass, field
 import torch
 from mmengine.logging import print_log
 from torch import nn
-from torch.nn import functional as F
 
-from vitdense.models.pos_encodings.resample import ResampleMode, resample_grid_table
+from vitdense.models.pos_encodings.base import PosEncoding
+from vitdense.utils.convert.core import POS_TABLE, StateDict
+from vitdense.utils.convert.io import read_converted
 from vitdense.utils.work_dir import is_work_dir_path, last_checkpoint
-
-from .core import POS_TABLE, SOURCES, StateDict
 
 
 @dataclass
@@ -58,17 +65,6 @@ def collapse(keys: list[str]) -> str:
         else:
             parts.append(pattern.replace('{i}', f'{{{min(idx)}..{max(idx)}}}') + f' ({len(idx)})')
     return ', '.join(parts)
-
-
-def read_converted(path: str) -> tuple[StateDict, dict]:
-    """Read a file written by ``tools/convert_weights.py`` (``weights_only=True``)."""
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
-    if not isinstance(meta, dict) or meta.get('source') not in SOURCES:
-        raise ValueError(f'{path} is not a converted vitdense checkpoint (no conversion '
-                         f'metadata). Convert it first: python tools/convert_weights.py {path} '
-                         f"OUT.pth --from FORMAT, FORMAT one of: {', '.join(sorted(SOURCES))}")
-    return ckpt['state_dict'], meta
 
 
 def read_model_checkpoint(path: str, prefix: str, backbone: nn.Module) -> tuple[StateDict, dict]:
@@ -119,46 +115,36 @@ def _token(state_dict: StateDict, meta: dict, index: int) -> tuple[str, int] | N
     return None
 
 
-def _adapt_abs_table(state_dict: StateDict, meta: dict, pe: nn.Module,
-                     report: LoadReport) -> None:
-    """Fit the checkpoint's table to the backbone's PE: prefix rows, grid, resampling mode."""
+def _fit_prefix_rows(state_dict: StateDict, meta: dict, rows: int, report: LoadReport) -> None:
+    """Give the checkpoint's absolute table the backbone's ``rows`` prefix rows.
+
+    Rows the backbone has no slot for are added into the prefix token they belong to (the
+    same sum reaches the first block); missing rows are zero (the source added nothing there).
+    ``meta['pos_prefix_entries']`` is updated to ``rows``.
+    """
     table = state_dict[POS_TABLE]
-    src_rows, dst_rows = meta['pos_prefix_entries'], getattr(pe, 'prefix_entries', 0)
+    src_rows = meta['pos_prefix_entries']
     prefix, grid = table[:, :src_rows], table[:, src_rows:]
-    for i in range(dst_rows, src_rows):  # rows the backbone has no slot for: fold into tokens
+    for i in range(rows, src_rows):  # rows the backbone has no slot for: fold into tokens
         token = _token(state_dict, meta, i)
         if token is not None:
             key, row = token
             state_dict[key] = state_dict[key].clone()
             state_dict[key][:, row] += prefix[0, i].to(state_dict[key].dtype)
             report.adapted.append(f'pos_embed row {i} was added into {key}[{row}] (the '
-                                  f'backbone has prefix_entries={dst_rows})')
-    if dst_rows > src_rows:  # the source added nothing to these tokens
-        extra = prefix.new_zeros(1, dst_rows - src_rows, table.shape[-1])
-        report.adapted.append(f'pos_embed rows {src_rows}..{dst_rows - 1} set to zero '
+                                  f'backbone has prefix_entries={rows})')
+    extra = prefix.new_zeros(1, max(rows - src_rows, 0), table.shape[-1])
+    if rows > src_rows:
+        report.adapted.append(f'pos_embed rows {src_rows}..{rows - 1} set to zero '
                               f'(the source has {src_rows} prefix rows)')
-    else:
-        extra = prefix.new_zeros(1, 0, table.shape[-1])
-    mode = ResampleMode(**meta['pos_embed_resample'])
-    src_grid, dst_grid = tuple(meta['ref_grid']), tuple(pe.ref_grid)
-    if src_grid != dst_grid:
-        grid = resample_grid_table(grid, src_grid, dst_grid, mode)
-        report.adapted.append(
-            f'pos_embed resampled once from {src_grid} to the backbone\'s ref_grid {dst_grid} '
-            f'({mode}); to resample from {src_grid} at every input size exactly as '
-            f"{meta['source']} does, build the PE with ref_grid={src_grid}")
-    state_dict[POS_TABLE] = torch.cat([prefix[:, :dst_rows], extra, grid], dim=1)
-    if getattr(pe, 'mode', mode) != mode:
-        report.adapted.append(f"pos_embed resampling set to {meta['source']}'s {mode} (was "
-                              f'{pe.mode}); set it in the config too, for models built without '
-                              f'init_weights')
-        pe.mode = mode
+    state_dict[POS_TABLE] = torch.cat([prefix[:, :rows], extra, grid], dim=1)
+    meta['pos_prefix_entries'] = rows
 
 
-def _resize_rel_pos(table: torch.Tensor, length: int) -> torch.Tensor:
-    """Linearly resize a (L, C) decomposed relative table to (length, C), as ViTDet does."""
-    resized = F.interpolate(table.float().t()[None], size=length, mode='linear')  # (1, C, length)
-    return resized[0].t().to(table.dtype)  # (length, C)
+def _pe_modules(backbone: nn.Module) -> list[tuple[str, PosEncoding]]:
+    """Every position-encoding module with its state-dict prefix ('pos_embed.', ...)."""
+    return [(f'{name}.', module) for name, module in backbone.named_modules()
+            if isinstance(module, PosEncoding)]
 
 
 def _pe_notes(state_dict: StateDict, model_sd: StateDict, backbone: nn.Module,
@@ -187,12 +173,14 @@ def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger
                     prefix: str | None = None) -> LoadReport:
     """Load a converted checkpoint into a vitdense ViT, non-strictly, and log what happened.
 
-    The absolute table is fitted to the backbone's PE (prefix rows folded into tokens or
-    zero-filled, the grid resampled once with the source's convention when the reference
-    grids differ) and the PE's resampling mode is set to the source's, so that interpolation
-    at other input sizes matches the source codebase. Decomposed relative tables of another
-    length are resized linearly. Keys of a position encoding the backbone does not have (an
-    absolute table into a RoPE ViT, say) are skipped; everything else loads.
+    The absolute table's prefix rows are fitted to the backbone's (folded into tokens or
+    zero-filled); then each position-encoding module adapts its own tensors with the
+    checkpoint's metadata (``PosEncoding.adapt_state_dict``): the absolute table's grid is
+    resampled once with the source's convention, and that convention becomes the PE's unless
+    the config chose one (logged either way); decomposed relative tables of another length are
+    resized linearly, Swin bias tables of another window bicubically. Keys of a position
+    encoding the backbone does not have (an absolute table into a RoPE ViT, say) are skipped;
+    everything else loads.
 
     Args:
         backbone: a ``ViT`` (or any module with the same key layout).
@@ -217,19 +205,14 @@ def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger
         state_dict, meta = read_model_checkpoint(path, prefix, backbone)
     else:
         state_dict, meta = read_converted(path)
-    state_dict = dict(state_dict)
+    state_dict, meta = dict(state_dict), dict(meta)
     model_sd = backbone.state_dict()
     report = LoadReport()
     pe = getattr(backbone, 'pos_embed', None)
-    if POS_TABLE in state_dict and POS_TABLE in model_sd and hasattr(pe, 'ref_grid'):
-        _adapt_abs_table(state_dict, meta, pe, report)
-    for key in list(state_dict):
-        if key.endswith(('.rel_pos_h', '.rel_pos_w')) and key in model_sd:
-            length = model_sd[key].shape[0]
-            if state_dict[key].shape[0] != length:
-                report.adapted.append(f'{key} resized linearly from {state_dict[key].shape[0]} '
-                                      f'to {length} rows')
-                state_dict[key] = _resize_rel_pos(state_dict[key], length)
+    if POS_TABLE in state_dict and isinstance(pe, PosEncoding) and POS_TABLE in model_sd:
+        _fit_prefix_rows(state_dict, meta, pe.prefix_entries, report)
+    for prefix_key, module in _pe_modules(backbone):
+        report.adapted.extend(module.adapt_state_dict(state_dict, prefix_key, meta))
     report.pe_notes = _pe_notes(state_dict, model_sd, backbone, meta)
     to_load = {}
     for key, value in state_dict.items():
