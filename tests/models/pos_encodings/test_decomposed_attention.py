@@ -4,7 +4,7 @@ from torch.nn import functional as F
 
 from vitdense.models.layers import Attention, Block
 from vitdense.models.pos_encodings import DecomposedRelPosPE
-from vitdense.models.pos_encodings import decomposed_attention as module
+from vitdense.models.pos_encodings import chunked_attention as module
 from vitdense.models.pos_encodings.decomposed_attention import (
     DecomposedBias,
     decomposed_bias_attention,

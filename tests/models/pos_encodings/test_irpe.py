@@ -49,11 +49,28 @@ def test_bias_mode_looks_up_the_bucket_of_each_offset(hw):
     pe = make(mode='bias', method='product', shared_head=False)
     q = torch.randn(1, 2, hw[0] * hw[1], 8)
     _, _, bias = pe(q, q, hw, 0)
+    bias = bias.dense()  # a TableBias: gathered per query chunk in attention
     table = pe.rpe_k.lookup_table_bias  # (heads, 49)
     for i in range(hw[0] * hw[1]):
         for j in range(hw[0] * hw[1]):
             (yi, xi), (yj, xj) = divmod(i, hw[1]), divmod(j, hw[1])
             torch.testing.assert_close(bias[0, :, i, j], table[:, product_bucket(yi - yj, xi - xj)])
+
+
+def test_bias_mode_on_queries_reads_the_transposed_bucket():
+    """rpe_on='q' in bias mode: b_ij = table[bucket(j, i)] (product buckets are not symmetric)."""
+    pe = make(mode='bias', method='product', rpe_on='qk', shared_head=False)
+    with torch.no_grad():
+        pe.rpe_k.lookup_table_bias.normal_()
+        pe.rpe_q.lookup_table_bias.normal_()
+    q = torch.randn(1, 2, 12, 8)
+    bias = pe(q, q, (3, 4), 0)[2].dense()
+    t_k, t_q = pe.rpe_k.lookup_table_bias, pe.rpe_q.lookup_table_bias
+    for i, j in [(0, 11), (11, 0), (5, 6), (3, 3)]:
+        (yi, xi), (yj, xj) = divmod(i, 4), divmod(j, 4)
+        expected = (t_k[:, product_bucket(yi - yj, xi - xj)] +
+                    t_q[:, product_bucket(yj - yi, xj - xi)])
+        torch.testing.assert_close(bias[0, :, i, j], expected)
 
 
 def test_contextual_on_keys_and_queries():
@@ -79,7 +96,7 @@ def test_contextual_on_keys_and_queries():
 def test_cross_sums_a_row_and_a_column_table():
     pe = make(mode='bias', method='cross')
     q = torch.randn(1, 2, 12, 8)
-    _, _, bias = pe(q, q, (3, 4), 0)
+    bias = pe(q, q, (3, 4), 0)[2].dense()
     rows, cols = pe.rpe_k.rp_rows.lookup_table_bias[0], pe.rpe_k.rp_cols.lookup_table_bias[0]
     i, j = 11, 0  # (2, 3) -> (0, 0)
     expected = rows[paper_index(2) + 3] + cols[paper_index(3) + 3]
@@ -89,7 +106,7 @@ def test_cross_sums_a_row_and_a_column_table():
 def test_prefix_pairs_use_the_extra_bucket_or_zero():
     q = torch.randn(1, 2, 2 + 6, 8)
     pe = make(mode='bias', prefix_bucket=True)
-    _, _, with_bucket = pe(q, q, (2, 3), 2)
+    with_bucket = pe(q, q, (2, 3), 2)[2].dense()
     extra = pe.rpe_k.lookup_table_bias[0, 49]
     assert torch.all(with_bucket[0, 0, :2] == extra)
     assert torch.all(with_bucket[0, 0, :, :2] == extra)

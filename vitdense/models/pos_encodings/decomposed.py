@@ -1,5 +1,4 @@
 """Decomposed relative position (MViTv2 / ViTDet): height and width tables read by the query."""
-from functools import lru_cache
 
 import torch
 from torch import nn
@@ -10,7 +9,7 @@ from vitdense.registry import POS_ENCODINGS
 from .attention_bias import ExtraChannelsBias
 from .base import AttentionPosEncoding, Grid, ResampleCache
 from .decomposed_attention import DecomposedBias
-from .grid import device_key, grid_coords, pad_prefix
+from .grid import device_key, grid_coords, pad_prefix, tensor_cache
 
 
 def get_rel_pos(size: int, rel_pos: torch.Tensor) -> torch.Tensor:
@@ -29,7 +28,7 @@ def get_rel_pos(size: int, rel_pos: torch.Tensor) -> torch.Tensor:
     return rel_pos[index]
 
 
-@lru_cache(maxsize=64)
+@tensor_cache()
 def key_position_channels(hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
     """One-hot row and column of every key, zero for prefix keys: (P + h * w, h + w).
 

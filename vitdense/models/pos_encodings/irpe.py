@@ -1,14 +1,14 @@
 """iRPE: image relative position encoding with bucketed offsets, in bias or contextual mode."""
 import math
-from functools import lru_cache
 
 import torch
 from torch import nn
 
 from vitdense.registry import POS_ENCODINGS
 
-from .base import AttentionPosEncoding, Grid, ResampleCache
-from .grid import device_key, grid_offsets
+from .base import AttentionPosEncoding, Grid
+from .grid import grid_offsets, tensor_cache
+from .table_bias import TableBias
 
 METHODS = ('euclidean', 'quant', 'product', 'cross')
 MODES = ('bias', 'contextual')
@@ -33,7 +33,7 @@ def num_buckets(method: str, beta: float) -> int:
     return side * side if method == 'product' else side
 
 
-@lru_cache(maxsize=64)
+@tensor_cache()
 def irpe_bucket_ids(method: str, hw: Grid, num_prefix: int, alpha: float, beta: float,
                     gamma: float, device: torch.device) -> torch.Tensor:
     """Bucket id of every token pair: (P + N, P + N); rows and columns of prefix tokens get the
@@ -60,6 +60,13 @@ def irpe_bucket_ids(method: str, hw: Grid, num_prefix: int, alpha: float, beta: 
         extra = num_buckets(method, beta)
         ids = nn.functional.pad(ids, (num_prefix, 0, num_prefix, 0), value=extra)
     return ids
+
+
+@tensor_cache()
+def irpe_bucket_ids_t(method: str, hw: Grid, num_prefix: int, alpha: float, beta: float,
+                      gamma: float, device: torch.device) -> torch.Tensor:
+    """:func:`irpe_bucket_ids` transposed: entry (i, j) is the bucket of pair (j, i)."""
+    return irpe_bucket_ids(method, hw, num_prefix, alpha, beta, gamma, device).t().contiguous()
 
 
 class IRPELookup(nn.Module):
@@ -89,7 +96,6 @@ class IRPELookup(nn.Module):
             self.lookup_table_bias = table
         else:
             self.lookup_table_weight = table
-        self._cache = ResampleCache()
 
     def bucket_ids(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
         return irpe_bucket_ids(self.method, tuple(hw), num_prefix, self.alpha, self.beta,
@@ -101,17 +107,21 @@ class IRPELookup(nn.Module):
             return values
         return torch.cat([values, values.new_zeros(*values.shape[:-1], 1)], dim=-1)
 
-    def _bias(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
-        ids = self.bucket_ids(hw, num_prefix, device)  # (N, N)
-        table = self._with_prefix_entry(self.lookup_table_bias, num_prefix)  # (H', entries)
-        n = ids.shape[0]
-        return table.index_select(1, ids.flatten()).view(1, -1, n, n)  # (1, H', N, N)
+    def bias_terms(self, hw: Grid, num_prefix: int, device: torch.device,
+                   transpose: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Bias mode: the (table (H', entries), ids (N, N)) pair of a :class:`TableBias`; with
+        ``transpose`` entry (i, j) reads the bucket of (j, i) (the encoding on queries)."""
+        ids_fn = irpe_bucket_ids_t if transpose else irpe_bucket_ids
+        ids = ids_fn(self.method, tuple(hw), num_prefix, self.alpha, self.beta, self.gamma,
+                     device)
+        return [(self._with_prefix_entry(self.lookup_table_bias, num_prefix), ids)]
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
-        """x: (B, heads, N, head_dim), scaled q (or k) -> logit bias (1 or B, heads, N, N)."""
+        """Contextual mode. x: (B, heads, N, head_dim), scaled q (or k) -> logit bias
+        (B, heads, N, N)."""
         if self.mode == 'bias':
-            key = (tuple(hw), num_prefix, device_key(x))
-            return self._cache.get(self, key, lambda: self._bias(hw, num_prefix, x.device))
+            raise RuntimeError('IRPELookup in bias mode is applied through bias_terms '
+                               '(a TableBias), not called')
         b, heads, n, _ = x.shape
         ids = self.bucket_ids(hw, num_prefix, x.device)  # (N, N)
         lookup = torch.matmul(x, self.lookup_table_weight.to(x.dtype))  # (B, heads, N, entries)
@@ -128,6 +138,11 @@ class IRPECross(nn.Module):
         args = (mode, heads, head_dim, alpha, beta, gamma, prefix_bucket)
         self.rp_rows = IRPELookup('cross_rows', *args)
         self.rp_cols = IRPELookup('cross_cols', *args)
+
+    def bias_terms(self, hw: Grid, num_prefix: int, device: torch.device,
+                   transpose: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return (self.rp_rows.bias_terms(hw, num_prefix, device, transpose) +
+                self.rp_cols.bias_terms(hw, num_prefix, device, transpose))
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         return self.rp_rows(x, hw, num_prefix) + self.rp_cols(x, hw, num_prefix)
@@ -184,13 +199,18 @@ class IRPE(AttentionPosEncoding):
         self.rpe_k = build() if 'k' in rpe_on else None
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
-                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        contextual = self.mode == 'contextual'
-        bias = None
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | TableBias]:
+        if self.mode == 'bias':  # a table per bucket: gathered per query chunk, never N x N
+            terms = []
+            for lookup, transpose in ((self.rpe_k, False), (self.rpe_q, True)):
+                if lookup is not None:
+                    terms += lookup.bias_terms(hw, num_prefix, q.device, transpose)
+            return q, k, TableBias([t for t, _ in terms], [i for _, i in terms])
+        bias = None  # contextual: depends on q and k, (B, heads, N, N)
         if self.rpe_k is not None:
-            bias = self.rpe_k(q * self.scale if contextual else q, hw, num_prefix)
+            bias = self.rpe_k(q * self.scale, hw, num_prefix)
         if self.rpe_q is not None:
-            on_q = self.rpe_q(k * self.scale if contextual else k, hw, num_prefix)
+            on_q = self.rpe_q(k * self.scale, hw, num_prefix)
             on_q = on_q.transpose(-1, -2)  # entry (i, j) = k_j . p_bucket(j, i)
             bias = on_q if bias is None else bias + on_q
         return q, k, bias

@@ -1,5 +1,4 @@
 """Swin-style relative position bias: one learned table of logit biases per head."""
-from functools import lru_cache
 
 import torch
 from torch import nn
@@ -8,14 +7,15 @@ from torch.nn import functional as F
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
-from .grid import device_key, grid_offsets, pad_prefix
+from .grid import device_key, grid_offsets, tensor_cache
+from .table_bias import TableBias
 
 
-@lru_cache(maxsize=64)
+@tensor_cache()
 def relative_position_index(hw: Grid, device: torch.device) -> torch.Tensor:
     """Swin's index ``(dy + h - 1) * (2w - 1) + (dx + w - 1)`` for all token pairs: (N, N).
 
-    Cached per (size, device) for the life of the process.
+    Cached per (size, device), bounded in bytes (``grid.tensor_cache``).
     """
     h, w = hw
     offsets = grid_offsets(h, w, device)  # (N, N, 2)
@@ -39,6 +39,24 @@ def resize_bias_table(table: torch.Tensor, src_hw: Grid, dst_hw: Grid,
     return grid.reshape(heads, dst[0] * dst[1]).t().to(table.dtype)  # ((2h-1)(2w-1), heads)
 
 
+@tensor_cache()
+def relative_bucket_ids(hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
+    """Table entry of every token pair, prefix tokens included: (P + N, P + N).
+
+    Grid pairs read Swin's index (``(2h - 1)(2w - 1)`` entries, E of them); a prefix query and
+    a grid key read entry E, a grid query and a prefix key E + 1, two prefix tokens E + 2
+    (BEiT's order; a table without prefix entries has zeros there).
+    """
+    index = relative_position_index(tuple(hw), device)
+    if not num_prefix:
+        return index
+    e, p = (2 * hw[0] - 1) * (2 * hw[1] - 1), num_prefix
+    ids = F.pad(index, (p, 0, p, 0), value=e)  # prefix query -> grid key: E
+    ids[p:, :p] = e + 1  # grid query -> prefix key
+    ids[:p, :p] = e + 2  # prefix -> prefix
+    return ids
+
+
 @POS_ENCODINGS.register_module()
 class RelPosBiasPE(AttentionPosEncoding):
     """A learned logit bias per head for every 2D offset, for a window or the global grid.
@@ -48,7 +66,10 @@ class RelPosBiasPE(AttentionPosEncoding):
     BERT Pre-Training of Image Transformers", arXiv 2106.08254.
 
     The table holds (2H - 1)(2W - 1) offsets of the reference grid (the window for windowed
-    blocks); for another grid it is resized (bicubic by default) to (2h - 1)(2w - 1).
+    blocks); for another grid it is resized (bicubic by default) to (2h - 1)(2w - 1). The bias
+    is returned as a :class:`TableBias` (the table and the bucket index): the attention gathers
+    it per query chunk and scatters its gradient back, so no (heads, N, N) bias is made, kept
+    for backward or cached; in eval mode only the resized table is cached per grid size.
     Prefix tokens (cls, registers) get a zero bias by default. With ``prefix_bias=True`` the
     table has BEiT's three extra rows at its end, shared by all prefix tokens: prefix -> patch,
     patch -> prefix, prefix -> prefix (windowed blocks have no prefix tokens and never use them).
@@ -78,28 +99,28 @@ class RelPosBiasPE(AttentionPosEncoding):
         self._cache = ResampleCache()
 
     def bias(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
-        """The logit bias of grid ``hw``: (1, heads, P + h * w, P + h * w)."""
-        table = self.relative_position_bias_table
-        grid_table = resize_bias_table(table[:self.num_offsets], self.ref_grid, hw,
-                                       self.interpolation)
-        index = relative_position_index(tuple(hw), device)  # (N, N)
-        n = index.shape[0]
-        bias = grid_table.t().index_select(1, index.flatten()).view(-1, n, n)  # (heads, N, N)
-        if not (num_prefix and self.prefix_bias):
-            return pad_prefix(bias, num_prefix)[None]
-        p = num_prefix
-        to_patch, from_patch, between = table[self.num_offsets:].unbind(0)  # 3 x (heads,)
-        top = torch.cat([between[:, None, None].expand(-1, p, p),
-                         to_patch[:, None, None].expand(-1, p, n)], dim=2)  # (heads, P, P + N)
-        rest = torch.cat([from_patch[:, None, None].expand(-1, n, p), bias], dim=2)
-        return torch.cat([top, rest], dim=1)[None]  # (1, heads, P + N, P + N)
+        """The logit bias of grid ``hw`` as one tensor: (1, heads, P + h * w, P + h * w)."""
+        hw = tuple(hw)
+        return TableBias([self.bucket_table(hw)],
+                         [relative_bucket_ids(hw, num_prefix, device)]).dense()
+
+    def bucket_table(self, hw: Grid) -> torch.Tensor:
+        """The table for grid ``hw``, entries as :func:`relative_bucket_ids` reads them:
+        (heads, (2h - 1)(2w - 1) + 3); cached per size in eval mode."""
+        def compute() -> torch.Tensor:
+            table = self.relative_position_bias_table
+            grid = resize_bias_table(table[:self.num_offsets], self.ref_grid, hw,
+                                     self.interpolation)  # ((2h - 1)(2w - 1), heads)
+            prefix = table[self.num_offsets:] if self.prefix_bias else table.new_zeros(3, 1)
+            return torch.cat([grid, prefix.expand(3, grid.shape[1])]).t()  # (heads, E + 3)
+        return self._cache.get(self, (tuple(hw), device_key(self.relative_position_bias_table)),
+                               compute)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
-                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, TableBias]:
         hw = tuple(hw)
-        bias = self._cache.get(self, (hw, num_prefix, device_key(q)),
-                               lambda: self.bias(hw, num_prefix, q.device))
-        return q, k, bias
+        ids = relative_bucket_ids(hw, num_prefix, q.device)
+        return q, k, TableBias([self.bucket_table(hw)], [ids])
 
     def extra_repr(self) -> str:
         return (f'num_heads={self.num_heads}, ref_grid={self.ref_grid}, '

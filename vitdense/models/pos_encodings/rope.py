@@ -1,6 +1,5 @@
 """2D rotary position embedding for ViTs: axial (fixed) or mixed (learned) frequencies."""
 import math
-from functools import lru_cache
 
 import torch
 from torch import nn
@@ -8,7 +7,7 @@ from torch import nn
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
-from .grid import device_key, grid_coords
+from .grid import device_key, grid_coords, tensor_cache
 
 MODES = ('axial', 'mixed')
 COORDS = ('patch', 'scaled')
@@ -43,7 +42,7 @@ def axial_magnitudes(head_dim: int, theta: float) -> torch.Tensor:
     return 1.0 / theta ** (torch.arange(0, head_dim, 4)[:head_dim // 4].float() / head_dim)
 
 
-@lru_cache(maxsize=64)
+@tensor_cache()
 def _axial_rotations(hw: Grid, ref_grid: Grid, coords: str, head_dim: int, theta: float,
                      device: torch.device) -> torch.Tensor:
     mag = axial_magnitudes(head_dim, theta).to(device)  # (d / 4,)

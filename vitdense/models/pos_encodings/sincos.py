@@ -1,11 +1,11 @@
 """Fixed 2D sine-cosine position embedding in MAE's layout, for any grid."""
-from functools import lru_cache
 
 import torch
 
 from vitdense.registry import POS_ENCODINGS
 
 from .base import Grid, TokenPosEncoding
+from .grid import tensor_cache
 from .resample import ResampleMode, resample_grid_table
 
 
@@ -29,7 +29,7 @@ def sincos_embed(coords: torch.Tensor, dim_per_coord: int,
     return emb.flatten(-2)  # (..., n * dim_per_coord)
 
 
-@lru_cache(maxsize=32)
+@tensor_cache()
 def sincos_2d_table(hw: Grid, dim: int, temperature: float = 10000.0,
                     device: torch.device = torch.device('cpu')) -> torch.Tensor:
     """MAE's 2D sin-cos table ``[sin x | cos x | sin y | cos y]``: (1, H * W, dim), float32.
@@ -46,7 +46,7 @@ def sincos_2d_table(hw: Grid, dim: int, temperature: float = 10000.0,
     return table[None].to(device=device, dtype=torch.float32)
 
 
-@lru_cache(maxsize=32)
+@tensor_cache()
 def _resampled_sincos(ref_grid: Grid, hw: Grid, dim: int, temperature: float, mode: ResampleMode,
                       device: torch.device) -> torch.Tensor:
     return resample_grid_table(sincos_2d_table(ref_grid, dim, temperature, device), ref_grid, hw,
