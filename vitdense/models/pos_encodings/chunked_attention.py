@@ -29,6 +29,11 @@ class ChunkedBias(AttentionBias):
     def rows(self, factors: tuple[torch.Tensor, ...], start: int, stop: int) -> torch.Tensor:
         """Bias rows ``start:stop`` from ``factors``: broadcastable to (B, heads, r, M), M keys."""
 
+    def add_rows(self, factors: tuple[torch.Tensor, ...], logits: torch.Tensor, start: int,
+                 stop: int) -> None:
+        """``logits += rows(start, stop)`` in place (a subclass may avoid making the rows)."""
+        logits += self.rows(factors, start, stop)
+
     @abstractmethod
     def backward_rows(self, factors: tuple[torch.Tensor, ...], grad_rows: torch.Tensor,
                       start: int, stop: int, grads: list[torch.Tensor]) -> None:
@@ -67,8 +72,8 @@ class _ChunkedBiasAttention(torch.autograd.Function):
         step = _chunk_rows(b * heads, n)
         for start in range(0, n, step):
             stop = min(start + step, n)
-            logits = torch.matmul(q[:, :, start:stop], kt).mul_(scale)
-            logits += bias.rows(factors, start, stop)  # (B, heads, r, N)
+            logits = torch.matmul(q[:, :, start:stop], kt).mul_(scale)  # (B, heads, r, N)
+            bias.add_rows(factors, logits, start, stop)
             torch.matmul(torch.softmax(logits, -1), v, out=out[:, :, start:stop])
         return out
 
@@ -79,13 +84,14 @@ class _ChunkedBiasAttention(torch.autograd.Function):
         b, heads, n, _ = q.shape
         grad_out = grad_out.to(q.dtype)
         dq, dk, dv = torch.empty_like(q), torch.zeros_like(k), torch.zeros_like(v)
-        grads = [torch.zeros_like(f) for f in factors]
+        grads = [torch.zeros_like(f, dtype=torch.promote_types(f.dtype, torch.float32))
+                 for f in factors]  # sums over many rows: at least float32
         kt, vt = k.transpose(-1, -2), v.transpose(-1, -2)  # (B, heads, d, N)
         step = _chunk_rows(b * heads, n)
         for start in range(0, n, step):
             stop = min(start + step, n)
             logits = torch.matmul(q[:, :, start:stop], kt).mul_(scale)
-            logits += bias.rows(factors, start, stop)
+            bias.add_rows(factors, logits, start, stop)
             probs = torch.softmax(logits, -1)  # (B, heads, r, N)
             g = grad_out[:, :, start:stop]  # (B, heads, r, d)
             d_logits = torch._softmax_backward_data(torch.matmul(g, vt), probs, -1, probs.dtype)
@@ -93,7 +99,7 @@ class _ChunkedBiasAttention(torch.autograd.Function):
             dv += torch.matmul(probs.transpose(-1, -2), g)
             torch.matmul(d_logits, k, out=dq[:, :, start:stop]).mul_(scale)
             dk += torch.matmul(d_logits.transpose(-1, -2), q[:, :, start:stop]).mul_(scale)
-        return (dq, dk, dv, None, None, *grads)
+        return (dq, dk, dv, None, None, *(g.to(f.dtype) for g, f in zip(grads, factors)))
 
 
 def chunked_bias_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: ChunkedBias,

@@ -32,6 +32,14 @@ class DecomposedBias(ChunkedBias):
         p = self.num_prefix
         return F.pad(rows, (p, 0)) if p else rows  # (B, heads, r, P + N)
 
+    def add_rows(self, factors: tuple[torch.Tensor, ...], logits: torch.Tensor, start: int,
+                 stop: int) -> None:
+        """Two broadcast adds into the (B, heads, r, h, w) view of the grid keys' logits."""
+        rel_h, rel_w = factors
+        grid = logits[..., self.num_prefix:].unflatten(-1, (rel_h.shape[-1], rel_w.shape[-1]))
+        grid += rel_h[:, :, start:stop, :, None]
+        grid += rel_w[:, :, start:stop, None, :]
+
     def backward_rows(self, factors: tuple[torch.Tensor, ...], grad_rows: torch.Tensor,
                       start: int, stop: int, grads: list[torch.Tensor]) -> None:
         h, w = factors[0].shape[-1], factors[1].shape[-1]

@@ -8,7 +8,7 @@ from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid
 from .grid import grid_offsets, tensor_cache
-from .table_bias import TableBias
+from .offset_bias import OffsetBias
 
 METHODS = ('euclidean', 'quant', 'product', 'cross')
 MODES = ('bias', 'contextual')
@@ -33,40 +33,50 @@ def num_buckets(method: str, beta: float) -> int:
     return side * side if method == 'product' else side
 
 
-@tensor_cache()
-def irpe_bucket_ids(method: str, hw: Grid, num_prefix: int, alpha: float, beta: float,
-                    gamma: float, device: torch.device) -> torch.Tensor:
-    """Bucket id of every token pair: (P + N, P + N); rows and columns of prefix tokens get the
-    extra id ``num_buckets(method)``. ``method`` is one of euclidean, quant, product,
-    cross_rows, cross_cols.
-    """
-    diff = grid_offsets(hw[0], hw[1], device)  # (N, N, 2) as (dy, dx)
+def bucket_of_offsets(method: str, diff: torch.Tensor, alpha: float, beta: float,
+                      gamma: float) -> torch.Tensor:
+    """Bucket id of each offset: diff (..., 2) as (dy, dx) -> (...) long, in
+    [0, num_buckets(method)). ``method``: euclidean, quant, product, cross_rows, cross_cols."""
     shift = int(beta)
     if method == 'product':
         rows = piecewise_index(diff[..., 0], alpha, beta, gamma) + shift  # [0, 2 shift]
         cols = piecewise_index(diff[..., 1], alpha, beta, gamma) + shift
-        ids = rows * (2 * shift + 1) + cols
+        return rows * (2 * shift + 1) + cols
+    if method == 'euclidean':
+        dist = diff.square().sum(-1).double().sqrt().round()
+    elif method == 'quant':  # the released code's squared distance (REFERENCE.md)
+        dist = diff.square().sum(-1)
+    elif method in ('cross_rows', 'cross_cols'):
+        dist = diff[..., int(method == 'cross_cols')]
     else:
-        if method == 'euclidean':
-            dist = diff.square().sum(-1).double().sqrt().round()
-        elif method == 'quant':  # the released code's squared distance (REFERENCE.md)
-            dist = diff.square().sum(-1)
-        elif method in ('cross_rows', 'cross_cols'):
-            dist = diff[..., int(method == 'cross_cols')]
-        else:
-            raise ValueError(f'unknown iRPE bucket method {method!r}')
-        ids = piecewise_index(dist, alpha, beta, gamma) + shift  # [-shift, shift] -> [0, 2 shift]
+        raise ValueError(f'unknown iRPE bucket method {method!r}')
+    return piecewise_index(dist, alpha, beta, gamma) + shift  # [-shift, shift] -> [0, 2 shift]
+
+
+@tensor_cache()
+def irpe_offset_ids(method: str, hw: Grid, alpha: float, beta: float, gamma: float,
+                    device: torch.device) -> torch.Tensor:
+    """Bucket id of every 2D offset of an h x w grid: (2h - 1, 2w - 1), entry
+    [dy + h - 1, dx + w - 1]; O(N), what the bias mode reads (``OffsetBias``)."""
+    h, w = hw
+    dy = torch.arange(1 - h, h, device=device)[:, None].expand(-1, 2 * w - 1)
+    dx = torch.arange(1 - w, w, device=device)[None, :].expand(2 * h - 1, -1)
+    return bucket_of_offsets(method, torch.stack([dy, dx], -1), alpha, beta, gamma)
+
+
+@tensor_cache()
+def irpe_bucket_ids(method: str, hw: Grid, num_prefix: int, alpha: float, beta: float,
+                    gamma: float, device: torch.device) -> torch.Tensor:
+    """Bucket id of every token pair: (P + N, P + N); rows and columns of prefix tokens get the
+    extra id ``num_buckets(method)``. What the contextual mode reads (its bias depends on q);
+    bounded in bytes by ``tensor_cache``.
+    """
+    diff = grid_offsets(hw[0], hw[1], device)  # (N, N, 2) as (dy, dx)
+    ids = bucket_of_offsets(method, diff, alpha, beta, gamma)
     if num_prefix:
         extra = num_buckets(method, beta)
         ids = nn.functional.pad(ids, (num_prefix, 0, num_prefix, 0), value=extra)
     return ids
-
-
-@tensor_cache()
-def irpe_bucket_ids_t(method: str, hw: Grid, num_prefix: int, alpha: float, beta: float,
-                      gamma: float, device: torch.device) -> torch.Tensor:
-    """:func:`irpe_bucket_ids` transposed: entry (i, j) is the bucket of pair (j, i)."""
-    return irpe_bucket_ids(method, hw, num_prefix, alpha, beta, gamma, device).t().contiguous()
 
 
 class IRPELookup(nn.Module):
@@ -107,21 +117,24 @@ class IRPELookup(nn.Module):
             return values
         return torch.cat([values, values.new_zeros(*values.shape[:-1], 1)], dim=-1)
 
-    def bias_terms(self, hw: Grid, num_prefix: int, device: torch.device,
-                   transpose: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Bias mode: the (table (H', entries), ids (N, N)) pair of a :class:`TableBias`; with
-        ``transpose`` entry (i, j) reads the bucket of (j, i) (the encoding on queries)."""
-        ids_fn = irpe_bucket_ids_t if transpose else irpe_bucket_ids
-        ids = ids_fn(self.method, tuple(hw), num_prefix, self.alpha, self.beta, self.gamma,
-                     device)
-        return [(self._with_prefix_entry(self.lookup_table_bias, num_prefix), ids)]
+    def bias_offsets(self, hw: Grid, device: torch.device,
+                     transpose: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Bias mode: the value of every 2D offset (H', 2h - 1, 2w - 1) and the prefix
+        bucket's (H',) or None. With ``transpose`` pair (i, j) reads the bucket of (j, i)
+        (the encoding on queries): the offsets negated."""
+        ids = irpe_offset_ids(self.method, tuple(hw), self.alpha, self.beta, self.gamma, device)
+        offsets = self.lookup_table_bias[:, ids]  # (H', 2h - 1, 2w - 1)
+        if transpose:
+            offsets = offsets.flip(1, 2)
+        prefix = self.lookup_table_bias[:, self.num_buckets] if self.prefix_bucket else None
+        return offsets, prefix
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         """Contextual mode. x: (B, heads, N, head_dim), scaled q (or k) -> logit bias
         (B, heads, N, N)."""
         if self.mode == 'bias':
             raise RuntimeError('IRPELookup in bias mode is applied through bias_terms '
-                               '(a TableBias), not called')
+                               '(an OffsetBias), not called')
         b, heads, n, _ = x.shape
         ids = self.bucket_ids(hw, num_prefix, x.device)  # (N, N)
         lookup = torch.matmul(x, self.lookup_table_weight.to(x.dtype))  # (B, heads, N, entries)
@@ -139,10 +152,11 @@ class IRPECross(nn.Module):
         self.rp_rows = IRPELookup('cross_rows', *args)
         self.rp_cols = IRPELookup('cross_cols', *args)
 
-    def bias_terms(self, hw: Grid, num_prefix: int, device: torch.device,
-                   transpose: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return (self.rp_rows.bias_terms(hw, num_prefix, device, transpose) +
-                self.rp_cols.bias_terms(hw, num_prefix, device, transpose))
+    def bias_offsets(self, hw: Grid, device: torch.device,
+                     transpose: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        (rows, p_rows), (cols, p_cols) = (self.rp_rows.bias_offsets(hw, device, transpose),
+                                          self.rp_cols.bias_offsets(hw, device, transpose))
+        return rows + cols, None if p_rows is None else p_rows + p_cols
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         return self.rp_rows(x, hw, num_prefix) + self.rp_cols(x, hw, num_prefix)
@@ -199,13 +213,15 @@ class IRPE(AttentionPosEncoding):
         self.rpe_k = build() if 'k' in rpe_on else None
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
-                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | TableBias]:
-        if self.mode == 'bias':  # a table per bucket: gathered per query chunk, never N x N
-            terms = []
-            for lookup, transpose in ((self.rpe_k, False), (self.rpe_q, True)):
-                if lookup is not None:
-                    terms += lookup.bias_terms(hw, num_prefix, q.device, transpose)
-            return q, k, TableBias([t for t, _ in terms], [i for _, i in terms])
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | OffsetBias]:
+        if self.mode == 'bias':  # a value per offset bucket: added block by block, never N x N
+            terms = [lookup.bias_offsets(hw, q.device, transpose)
+                     for lookup, transpose in ((self.rpe_k, False), (self.rpe_q, True))
+                     if lookup is not None]
+            offsets = sum(t for t, _ in terms)
+            prefix = [p for _, p in terms if p is not None]
+            values = sum(prefix)[:, None].expand(-1, 3) if prefix and num_prefix else None
+            return q, k, OffsetBias(offsets, tuple(hw), num_prefix, values)
         bias = None  # contextual: depends on q and k, (B, heads, N, N)
         if self.rpe_k is not None:
             bias = self.rpe_k(q * self.scale, hw, num_prefix)

@@ -8,7 +8,7 @@ from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
 from .grid import device_key, grid_offsets, tensor_cache
-from .table_bias import TableBias
+from .offset_bias import OffsetBias
 
 
 @tensor_cache()
@@ -39,24 +39,6 @@ def resize_bias_table(table: torch.Tensor, src_hw: Grid, dst_hw: Grid,
     return grid.reshape(heads, dst[0] * dst[1]).t().to(table.dtype)  # ((2h-1)(2w-1), heads)
 
 
-@tensor_cache()
-def relative_bucket_ids(hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
-    """Table entry of every token pair, prefix tokens included: (P + N, P + N).
-
-    Grid pairs read Swin's index (``(2h - 1)(2w - 1)`` entries, E of them); a prefix query and
-    a grid key read entry E, a grid query and a prefix key E + 1, two prefix tokens E + 2
-    (BEiT's order; a table without prefix entries has zeros there).
-    """
-    index = relative_position_index(tuple(hw), device)
-    if not num_prefix:
-        return index
-    e, p = (2 * hw[0] - 1) * (2 * hw[1] - 1), num_prefix
-    ids = F.pad(index, (p, 0, p, 0), value=e)  # prefix query -> grid key: E
-    ids[p:, :p] = e + 1  # grid query -> prefix key
-    ids[:p, :p] = e + 2  # prefix -> prefix
-    return ids
-
-
 @POS_ENCODINGS.register_module()
 class RelPosBiasPE(AttentionPosEncoding):
     """A learned logit bias per head for every 2D offset, for a window or the global grid.
@@ -67,9 +49,9 @@ class RelPosBiasPE(AttentionPosEncoding):
 
     The table holds (2H - 1)(2W - 1) offsets of the reference grid (the window for windowed
     blocks); for another grid it is resized (bicubic by default) to (2h - 1)(2w - 1). The bias
-    is returned as a :class:`TableBias` (the table and the bucket index): the attention gathers
-    it per query chunk and scatters its gradient back, so no (heads, N, N) bias is made, kept
-    for backward or cached; in eval mode only the resized table is cached per grid size.
+    is returned as an :class:`OffsetBias` (a value per 2D offset): the attention adds it block by
+    block per query chunk and sends its gradient back the same way, so no (heads, N, N) bias or
+    index is made, kept for backward or cached; in eval mode only the resized table is cached.
     Prefix tokens (cls, registers) get a zero bias by default. With ``prefix_bias=True`` the
     table has BEiT's three extra rows at its end, shared by all prefix tokens: prefix -> patch,
     patch -> prefix, prefix -> prefix (windowed blocks have no prefix tokens and never use them).
@@ -98,29 +80,30 @@ class RelPosBiasPE(AttentionPosEncoding):
         nn.init.trunc_normal_(self.relative_position_bias_table, std=init_std)
         self._cache = ResampleCache()
 
-    def bias(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
-        """The logit bias of grid ``hw`` as one tensor: (1, heads, P + h * w, P + h * w)."""
-        hw = tuple(hw)
-        return TableBias([self.bucket_table(hw)],
-                         [relative_bucket_ids(hw, num_prefix, device)]).dense()
-
-    def bucket_table(self, hw: Grid) -> torch.Tensor:
-        """The table for grid ``hw``, entries as :func:`relative_bucket_ids` reads them:
-        (heads, (2h - 1)(2w - 1) + 3); cached per size in eval mode."""
+    def offset_table(self, hw: Grid) -> torch.Tensor:
+        """The table resized to grid ``hw``, as (heads, 2h - 1, 2w - 1); cached per size in
+        eval mode."""
         def compute() -> torch.Tensor:
-            table = self.relative_position_bias_table
-            grid = resize_bias_table(table[:self.num_offsets], self.ref_grid, hw,
-                                     self.interpolation)  # ((2h - 1)(2w - 1), heads)
-            prefix = table[self.num_offsets:] if self.prefix_bias else table.new_zeros(3, 1)
-            return torch.cat([grid, prefix.expand(3, grid.shape[1])]).t()  # (heads, E + 3)
+            table = resize_bias_table(self.relative_position_bias_table[:self.num_offsets],
+                                      self.ref_grid, hw, self.interpolation)
+            return table.t().reshape(-1, 2 * hw[0] - 1, 2 * hw[1] - 1)
         return self._cache.get(self, (tuple(hw), device_key(self.relative_position_bias_table)),
                                compute)
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
-                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, TableBias]:
+    def offset_bias(self, hw: Grid, num_prefix: int) -> OffsetBias:
         hw = tuple(hw)
-        ids = relative_bucket_ids(hw, num_prefix, q.device)
-        return q, k, TableBias([self.bucket_table(hw)], [ids])
+        values = None
+        if self.prefix_bias and num_prefix:
+            values = self.relative_position_bias_table[self.num_offsets:].t()  # (heads, 3)
+        return OffsetBias(self.offset_table(hw), hw, num_prefix, values)
+
+    def bias(self, hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
+        """The logit bias of grid ``hw`` as one tensor: (1, heads, P + h * w, P + h * w)."""
+        return self.offset_bias(hw, num_prefix).dense()
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, OffsetBias]:
+        return q, k, self.offset_bias(hw, num_prefix)
 
     def extra_repr(self) -> str:
         return (f'num_heads={self.num_heads}, ref_grid={self.ref_grid}, '
