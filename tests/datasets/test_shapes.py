@@ -169,3 +169,30 @@ def test_ground_truth_as_detections_scores_perfect_ap(shapes_root):
     evaluation.accumulate()
     evaluation.summarize()
     assert evaluation.stats[0] == pytest.approx(1.0)
+
+
+def test_canvas_scale_grows_the_canvas_and_keeps_the_object_sizes(tmp_path):
+    """The resolution study's canvas val sets: sides x scale, objects from the default sizes."""
+    import json
+    default, big = str(tmp_path / 'default'), str(tmp_path / 'big')
+    generate_shapes(default, seed=2, num_train=1, num_val=6)
+    generate_shapes(big, seed=2, num_train=1, num_val=6, canvas_scale=2.0)
+    assert shapes_exists(big, seed=2, canvas_scale=2.0) and not shapes_exists(big, seed=2)
+    assert shapes_exists(default, seed=2) and not shapes_exists(default, canvas_scale=2.0)
+    read = [json.load(open(os.path.join(d, 'annotations/instances_val.json')))
+            for d in (default, big)]
+    assert 'canvas_scale' not in read[0]['info'] and read[1]['info']['canvas_scale'] == 2.0
+    for small_img, big_img in zip(read[0]['images'], read[1]['images']):
+        assert (big_img['height'], big_img['width']) == (2 * small_img['height'],
+                                                         2 * small_img['width'])
+    limit = max(min(i['height'], i['width']) for i in read[0]['images']) / 2 + 3
+    sides = [max(a['bbox'][2:]) for a in read[1]['annotations']]
+    assert sides and max(sides) <= limit  # objects are not scaled with the canvas
+
+
+def test_default_canvas_is_byte_identical_to_canvas_scale_one(tmp_path):
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    generate_shapes(a, seed=7, num_train=1, num_val=2)
+    generate_shapes(b, seed=7, num_train=1, num_val=2, canvas_scale=1.0)
+    for sub in ('val/000001.jpg', 'annotations/instances_val.json', 'shapes_meta.json'):
+        assert open(os.path.join(a, sub), 'rb').read() == open(os.path.join(b, sub), 'rb').read()

@@ -43,6 +43,7 @@ GENERATOR_VERSION = 2  # bump whenever the output for a seed changes
 META_FILE = 'shapes_meta.json'
 MIN_SIDE, MAX_SIDE = 160, 384
 MIN_OBJECT_SIZE = 8.0
+MIN_OBJECT_SIZE_PX = 16  # smallest canvas side with canvas_scale
 MAX_OBJECTS = 12
 MIN_VISIBLE_FRACTION, MIN_VISIBLE_PIXELS = 0.3, 20
 JPEG_QUALITY = 90
@@ -161,14 +162,18 @@ def _object_colour(rng: np.random.Generator, under: np.ndarray) -> np.ndarray:
     return colour
 
 
-def render_scene(rng: np.random.Generator, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                         list[dict]]:
+def render_scene(rng: np.random.Generator, noise: np.ndarray, canvas_scale: float = 1.0
+                 ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Draw one scene.
 
     Args:
         rng: the scene's random source.
-        noise: (>= MAX_SIDE, >= MAX_SIDE, 3) float32 standard-normal bank; a random window of it,
-            scaled, is the scene's sensor noise (cheaper than fresh noise per scene).
+        noise: (>= MAX_SIDE, >= MAX_SIDE, 3) float32 standard-normal bank (times
+            ``canvas_scale`` when larger than 1); a random window of it, scaled, is the scene's
+            sensor noise (cheaper than fresh noise per scene).
+        canvas_scale: image sides are the default ones times this, while object sizes keep
+            their default distribution (drawn from the default sides): only the canvas, and a
+            model's token grid, changes. 1 gives the default scenes, byte for byte.
 
     Returns:
         img: (H, W, 3) uint8 BGR.
@@ -176,13 +181,15 @@ def render_scene(rng: np.random.Generator, noise: np.ndarray) -> tuple[np.ndarra
         objects: per annotated object ``category_id`` (1..K), ``bbox`` [x, y, w, h] of the
             visible part, ``segmentation`` (polygons), ``area`` (visible pixels), ``iscrowd``.
     """
-    h, w = (int(v) for v in rng.integers(MIN_SIDE, MAX_SIDE + 1, 2))
+    h0, w0 = (int(v) for v in rng.integers(MIN_SIDE, MAX_SIDE + 1, 2))
+    h, w = (h0, w0) if canvas_scale == 1 else (max(round(h0 * canvas_scale), MIN_OBJECT_SIZE_PX),
+                                               max(round(w0 * canvas_scale), MIN_OBJECT_SIZE_PX))
     img = _background(rng, h, w)
     inst = np.zeros((h, w), np.uint8)  # index (1-based) of the top-most object, 0 = none
     drawn = []  # (index k, category_id, full area, (x0, y0, x1, y1) region in the image)
     for k in range(1, int(rng.integers(1, MAX_OBJECTS + 1)) + 1):
         cat = int(rng.integers(len(SHAPES_CLASSES)))
-        size = float(np.exp(rng.uniform(np.log(MIN_OBJECT_SIZE), np.log(min(h, w) / 2))))
+        size = float(np.exp(rng.uniform(np.log(MIN_OBJECT_SIZE), np.log(min(h0, w0) / 2))))
         mask = draw_shape(SHAPES_CLASSES[cat], size, rng)
         side = mask.shape[0]
         px, py = int(rng.integers(0, w)) - side // 2, int(rng.integers(0, h)) - side // 2
@@ -247,18 +254,20 @@ def _write_twice(data: bytes, first: str, second: str) -> None:
             f.write(data)
 
 
-def _generate_split(out_dir: str, split: int, num: int, seed: int) -> None:
+def _generate_split(out_dir: str, split: int, num: int, seed: int,
+                    canvas_scale: float = 1.0) -> None:
     det_split, seg_split = _SPLITS[split]
     folders = [os.path.join(out_dir, sub) for sub in (det_split, f'images/{seg_split}',
                                                       f'annotations/{seg_split}')]
     for folder in folders:
         os.makedirs(folder, exist_ok=True)
     images, annotations = [], []
-    noise = np.random.default_rng([seed, split]).standard_normal((2 * MAX_SIDE, 2 * MAX_SIDE, 3),
+    side = 2 * MAX_SIDE if canvas_scale <= 1 else int(np.ceil(2 * MAX_SIDE * canvas_scale))
+    noise = np.random.default_rng([seed, split]).standard_normal((side, side, 3),
                                                                  dtype=np.float32)
     for index in range(num):
         rng = np.random.default_rng([seed, split, index])
-        img, seg, objects = render_scene(rng, noise)
+        img, seg, objects = render_scene(rng, noise, canvas_scale)
         name = f'{index:06d}'
         ok_jpg, jpg = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         ok_png, png = cv2.imencode('.png', seg)
@@ -274,7 +283,7 @@ def _generate_split(out_dir: str, split: int, num: int, seed: int) -> None:
             annotations.append(dict(id=len(annotations) + 1, image_id=index + 1, **obj))
     coco = dict(
         info=dict(description='vitdense built-in shapes dataset', version=GENERATOR_VERSION,
-                  seed=seed),
+                  seed=seed, **({} if canvas_scale == 1 else dict(canvas_scale=canvas_scale))),
         licenses=[], images=images, annotations=annotations,
         categories=[dict(id=i + 1, name=name, supercategory='shape')
                     for i, name in enumerate(SHAPES_CLASSES)])
@@ -283,25 +292,32 @@ def _generate_split(out_dir: str, split: int, num: int, seed: int) -> None:
         f.write(json.dumps(coco, separators=(',', ':')))
 
 
-def generate_shapes(out_dir: str, seed: int = 0, num_train: int = 2000, num_val: int = 300) -> None:
+def generate_shapes(out_dir: str, seed: int = 0, num_train: int = 2000, num_val: int = 300,
+                    canvas_scale: float = 1.0) -> None:
     """Write the shapes dataset (COCO and ADE20K layouts) under ``out_dir``.
 
-    Files of an earlier run in ``out_dir`` are replaced; other files are left alone.
+    ``canvas_scale`` scales the image sides and keeps the objects' size distribution (see
+    :func:`render_scene`); a resolution study draws its "canvas" val sets with it. Files of an
+    earlier run in ``out_dir`` are replaced; other files are left alone.
     """
     if num_train < 1 or num_val < 1:
         raise ValueError(f'num_train and num_val must be >= 1, got {num_train} and {num_val}.')
+    if not 0.1 <= canvas_scale <= 8:
+        raise ValueError(f'canvas_scale must be within [0.1, 8], got {canvas_scale}.')
     os.makedirs(os.path.join(out_dir, 'annotations'), exist_ok=True)
     _clean(out_dir)
     for split, num in enumerate((num_train, num_val)):
-        _generate_split(out_dir, split, num, seed)
+        _generate_split(out_dir, split, num, seed, canvas_scale)
     meta = dict(generator_version=GENERATOR_VERSION, seed=seed, num_train=num_train,
                 num_val=num_val, classes=list(SHAPES_CLASSES))
+    if canvas_scale != 1:
+        meta['canvas_scale'] = canvas_scale
     with open(os.path.join(out_dir, META_FILE), 'w') as f:
         json.dump(meta, f, indent=1)
 
 
 def shapes_exists(out_dir: str, seed: Optional[int] = None, num_train: Optional[int] = None,
-                  num_val: Optional[int] = None) -> bool:
+                  num_val: Optional[int] = None, canvas_scale: float = 1.0) -> bool:
     """Whether ``out_dir`` holds a complete shapes dataset (with these settings, where given)."""
     try:
         with open(os.path.join(out_dir, META_FILE)) as f:
@@ -309,6 +325,8 @@ def shapes_exists(out_dir: str, seed: Optional[int] = None, num_train: Optional[
         wanted = dict(generator_version=GENERATOR_VERSION, seed=seed, num_train=num_train,
                       num_val=num_val)
         if any(v is not None and meta[k] != v for k, v in wanted.items()):
+            return False
+        if meta.get('canvas_scale', 1.0) != canvas_scale:
             return False
         for (det_split, seg_split), num in zip(_SPLITS, (meta['num_train'], meta['num_val'])):
             if not os.path.isfile(os.path.join(out_dir, f'annotations/instances_{det_split}.json')):
@@ -328,14 +346,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-train', type=int, default=2000)
     parser.add_argument('--num-val', type=int, default=300)
+    parser.add_argument('--canvas-scale', type=float, default=1.0,
+                        help='image sides times this, object sizes unchanged (1)')
     parser.add_argument('--skip-existing', action='store_true',
                         help='do nothing when --out already holds this dataset, complete')
     args = parser.parse_args(argv)
-    if args.skip_existing and shapes_exists(args.out, args.seed, args.num_train, args.num_val):
+    if args.skip_existing and shapes_exists(args.out, args.seed, args.num_train, args.num_val,
+                                            args.canvas_scale):
         print(f'{args.out} already holds the shapes dataset (seed {args.seed}); skipping.')
         return
     start = time.perf_counter()
-    generate_shapes(args.out, args.seed, args.num_train, args.num_val)
+    generate_shapes(args.out, args.seed, args.num_train, args.num_val, args.canvas_scale)
     print(f'Wrote {args.num_train} train + {args.num_val} val scenes ({len(SHAPES_CLASSES)} '
           f'classes) to {args.out} in {time.perf_counter() - start:.1f} s.')
 
