@@ -35,8 +35,9 @@ class OffsetBias(ChunkedBias):
                              f'{2 * h - 1}, {2 * w - 1}), got {tuple(offsets.shape)}')
         xs = torch.arange(w, device=offsets.device)
         dx = xs[:, None] - xs[None, :] + w - 1  # (w, w): [xi, xj]
-        # blocks[:, m, xi, xj] for m = (h - 1) - yi + yj: query row yi reads m = h-1-yi .. 2h-2-yi
-        blocks = offsets[:, :, dx].flip(1)  # (H', 2h - 1, w, w)
+        # blocks[:, xi, m, xj] for m = (h - 1) - yi + yj: query row yi reads the contiguous
+        # (h, w) run m = h-1-yi .. 2h-2-yi for each of its columns xi
+        blocks = offsets[:, :, dx].flip(1).permute(0, 2, 1, 3).contiguous()  # (H', w, 2h-1, w)
         self.hw, self.num_prefix = (h, w), num_prefix
         self.factors = (blocks,) if prefix_values is None else (blocks, prefix_values)
 
@@ -72,8 +73,7 @@ class OffsetBias(ChunkedBias):
                 logits[:, :, max(p - start, 0):, :p] += values[:, 1]
         grid = logits[..., p:].unflatten(-1, (h, w))  # (B, heads, r, h, w)
         for yi, xa, xb, r0 in self._row_spans(start, stop):
-            run = blocks[:, h - 1 - yi:2 * h - 1 - yi, xa:xb]  # (H', h, xb - xa, w)
-            grid[:, :, r0:r0 + xb - xa] += run.transpose(1, 2)
+            grid[:, :, r0:r0 + xb - xa] += blocks[:, xa:xb, h - 1 - yi:2 * h - 1 - yi]
 
     def backward_rows(self, factors: tuple[torch.Tensor, ...], grad_rows: torch.Tensor,
                       start: int, stop: int, grads: list[torch.Tensor]) -> None:
@@ -90,5 +90,4 @@ class OffsetBias(ChunkedBias):
                 grads[1][:, 1] += g[:, max(p - start, 0):, :p].sum((1, 2))
         grid = g[..., p:].unflatten(-1, (h, w))  # (H', r, h, w)
         for yi, xa, xb, r0 in self._row_spans(start, stop):
-            rows = grid[:, r0:r0 + xb - xa]  # (H', xb - xa, h, w)
-            grads[0][:, h - 1 - yi:2 * h - 1 - yi, xa:xb] += rows.transpose(1, 2)
+            grads[0][:, xa:xb, h - 1 - yi:2 * h - 1 - yi] += grid[:, r0:r0 + xb - xa]
