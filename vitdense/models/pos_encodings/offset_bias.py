@@ -55,10 +55,21 @@ class OffsetBias(ChunkedBias):
             y += 1
 
     def rows(self, factors: tuple[torch.Tensor, ...], start: int, stop: int) -> torch.Tensor:
-        """(1, H', r, P + N)."""
-        out = factors[0].new_zeros(1, factors[0].shape[0], stop - start, self.num_queries())
-        self.add_rows(factors, out, start, stop)
-        return out
+        """(1, H', r, P + N), gathered in one vectorised step (no loop over grid rows)."""
+        blocks, p, (h, w) = factors[0], self.num_prefix, self.hw
+        g = torch.arange(h * w, device=blocks.device)
+        y, x = g // w, g % w
+        # query i, key j: blocks[:, x_i, (h - 1) - y_i + y_j, x_j]
+        m = (h - 1) - y[:, None] + y[None, :]  # (N, N)
+        grid = blocks[:, x[:, None], m, x[None, :]]  # (H', N, N)
+        full = grid.new_zeros(grid.shape[0], p + h * w, p + h * w)
+        full[:, p:, p:] = grid
+        if p and len(factors) > 1:
+            values = factors[1]  # (H', 3)
+            full[:, :p, p:] = values[:, 0, None, None]
+            full[:, p:, :p] = values[:, 1, None, None]
+            full[:, :p, :p] = values[:, 2, None, None]
+        return full[None, :, start:stop]
 
     def add_rows(self, factors: tuple[torch.Tensor, ...], logits: torch.Tensor, start: int,
                  stop: int) -> None:
