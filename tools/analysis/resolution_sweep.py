@@ -8,10 +8,10 @@ For every model, mode, scale and aspect, the model is tested (mmengine's Runner,
 test evaluator) with the resolution changed as ``vitdense/apis/resolution.py`` says:
 ``zoom`` resizes the val images (objects grow with the grid), ``canvas`` draws shapes val sets
 on larger or smaller canvases with the default object sizes (only the grid changes; the sets are
-drawn once, under OUT_DIR/canvas_SCALE). Writes OUT_DIR/sweep.json (every metric), sweep.csv
-(the headline metric) and sweep.png (headline metric against scale, a panel per mode, a line per
-model and aspect). Points already in sweep.json are skipped, so an interrupted sweep resumes;
-``--force`` recomputes them.
+drawn once, under OUT_DIR/canvas_SCALE or --canvas-dir). Writes OUT_DIR/sweep.json (every
+metric), sweep.csv (the headline metric) and sweep.png (headline metric against scale, a panel
+per mode, a line per model and aspect). Points already in sweep.json are skipped, so an
+interrupted sweep resumes; ``--force`` recomputes them.
 """
 import argparse
 import csv
@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import sys
 
+from mmengine.config import DictAction
 from tqdm import tqdm
 
 from vitdense.apis.launch import load_config
@@ -47,7 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'the config file names)')
     parser.add_argument('--max-images', type=int, help='test on the first N val images only')
     parser.add_argument('--out-dir', default='work_dirs/resolution_sweep')
+    parser.add_argument('--canvas-dir', help='where the canvas val sets are drawn (OUT_DIR)')
     parser.add_argument('--force', action='store_true', help='recompute points already done')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override keys of every config, e.g. test_dataloader.batch_size=4')
     args = parser.parse_args(argv)
     if len(args.pairs) % 2:
         parser.error(f'give CONFIG CHECKPOINT pairs; got {len(args.pairs)} paths: {args.pairs}')
@@ -140,11 +144,12 @@ def main(argv=None) -> list[SweepPoint]:
         if key in done:
             continue
         bar.set_postfix_str(f'{name} {mode} x{scale:g}')
-        cfg = limit_images(load_config(config), args.max_images)
+        cfg = limit_images(load_config(config, args.cfg_options), args.max_images)
         canvas_root = None
         if mode == 'canvas':
             seed, num_val = shapes_val_settings(cfg)
-            canvas_root = canvas_val(args.out_dir, scale, seed, args.max_images or num_val)
+            canvas_root = canvas_val(args.canvas_dir or args.out_dir, scale, seed,
+                                     args.max_images or num_val)
         point_cfg = sweep_cfg(cfg, mode, scale, aspect, canvas_root, config)
         work_dir = osp.join(args.out_dir, 'work', name, f'{mode}_{scale:g}_{aspect:g}')
         metrics = evaluate(point_cfg, checkpoint, work_dir)

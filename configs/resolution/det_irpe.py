@@ -1,0 +1,3 @@
+# Resolution study (docs/resolution.md), irpe family, detection.
+_base_ = ['./_base_/study_det.py']
+model = dict(backbone={{_base_.families.irpe}})

@@ -1,0 +1,3 @@
+# Resolution study (docs/resolution.md), abs_win family, segmentation.
+_base_ = ['./_base_/study_seg.py']
+model = dict(backbone={{_base_.families.abs_win}})

@@ -1,0 +1,3 @@
+# Resolution study (docs/resolution.md), decomposed family, segmentation.
+_base_ = ['./_base_/study_seg.py']
+model = dict(backbone={{_base_.families.decomposed}})

@@ -1,0 +1,64 @@
+"""tools/analysis/resolution_study.py: trains what is missing (real tools/train.py runs of a tiny
+config), sweeps, writes the table with the seed spread, and resumes without retraining."""
+import os.path as osp
+import sys
+from pathlib import Path
+
+import pytest
+
+from vitdense.datasets.shapes import generate_shapes
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
+import resolution_study  # noqa: E402
+
+
+def tiny_options(data_root: str) -> list[str]:
+    opts = {'model.backbone.arch': 'test', 'model.backbone.global_indices': '(1,)',
+            'train_cfg.max_iters': 2,
+            'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 1,
+            'train_dataloader.batch_size': 2, 'test_dataloader.batch_size': 2}
+    for split in ('train', 'val', 'test'):
+        opts.update({f'{split}_dataloader.num_workers': 0,
+                     f'{split}_dataloader.persistent_workers': False,
+                     f'{split}_dataloader.dataset.data_root': data_root})
+    return [f'{k}={v}' for k, v in opts.items()]
+
+
+def test_study_trains_sweeps_and_resumes(tmp_path, monkeypatch):
+    data = str(tmp_path / 'shapes') + '/'
+    generate_shapes(data, seed=3, num_train=4, num_val=2)
+    out, work = str(tmp_path / 'docs'), str(tmp_path / 'work')
+    argv = ['--tasks', 'seg', '--families', 'cpe', '--scales', '1', '--modes', 'zoom',
+            '--out', out, '--work-root', work, '--cfg-options', *tiny_options(data)]
+    resolution_study.main(argv)
+    assert resolution_study.last_checkpoint(osp.join(work, 'seg_cpe_s0'))
+    table = open(osp.join(out, 'seg_table.md')).read()
+    assert '| model | zoom x1 |' in table and '| cpe |' in table
+    for ext in ('json', 'csv', 'png'):
+        assert osp.getsize(osp.join(out, f'seg_sweep.{ext}')) > 0
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('trained again')
+
+    monkeypatch.setattr(resolution_study.subprocess, 'run', no_training)
+    resolution_study.main(argv)  # everything done: no training, no new sweep point
+
+
+def test_table_reports_the_seed_spread(tmp_path):
+    point = resolution_study.resolution_sweep.SweepPoint
+    points = [point(model, mode, scale, 1.0, 'mIoU', value, {})
+              for model, offset in (('abs', 0.0), ('abs_s1', 1.5), ('rope', 3.0))
+              for mode in ('zoom', 'canvas') for scale, value in ((1.0, 10 + offset),
+                                                                  (2.0, 5 + offset / 3))]
+    path = str(tmp_path / 'table.md')
+    resolution_study.write_table(points, path, 'seg')
+    table = open(path).read()
+    assert '| model | zoom x1 | zoom x2 | canvas x1 | canvas x2 |' in table
+    assert '| abs_s1 | 11.50 | 5.50 | 11.50 | 5.50 |' in table
+    assert 'abs: max 1.50, mean 1.00' in table and 'rope:' not in table.split('spread')[1]
+
+
+def test_unknown_family_is_refused():
+    with pytest.raises(SystemExit):
+        resolution_study.parse_args(['--families', 'alibi'])
