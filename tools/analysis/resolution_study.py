@@ -10,7 +10,8 @@ under the work root).
 
 A model whose last checkpoint exists is not trained again, and sweep points already measured are
 not measured again (resolution_sweep.py's sweep.json), so the study can be spread over several
-sittings: run the same command again. Configs: configs/resolution/{task}_{family}.py; training
+sittings: run the same command again. Configs: configs/resolution/
+resolution_{task}-{family}_1xb8-demo_shapes.py; training
 is ``tools/train.py CONFIG --amp`` with ``randomness.seed``. The tables report the headline
 metric (mIoU, COCO mAP) per scale, and, where a family ran with two seeds, the spread that a
 difference has to exceed to count.
@@ -60,6 +61,12 @@ def runs(args) -> list[tuple[str, str, int]]:
     return out
 
 
+def config_path(task: str, family: str) -> str:
+    """configs/resolution/resolution_{task}-{family}_1xb8-demo_shapes.py (mmdet's naming)."""
+    return osp.join(ROOT, 'configs', 'resolution',
+                    f"resolution_{task}-{family.replace('_', '-')}_1xb8-demo_shapes.py")
+
+
 def last_checkpoint(work_dir: str) -> str | None:
     """The checkpoint of a finished training (mmengine's last_checkpoint pointer), or None."""
     pointer = osp.join(work_dir, 'last_checkpoint')
@@ -75,7 +82,7 @@ def train(task: str, family: str, seed: int, args) -> str:
     ckpt = last_checkpoint(work_dir)
     if ckpt:
         return ckpt
-    config = osp.join(ROOT, 'configs', 'resolution', f'{task}_{family}.py')
+    config = config_path(task, family)
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir,
            '--amp', '--cfg-options', f'randomness.seed={seed}', *args.cfg_options]
     print('training:', ' '.join(cmd), flush=True)
@@ -127,7 +134,7 @@ def main(argv=None) -> None:
     if args.train_only:
         return
     for task in args.tasks:
-        models = [(name(f, s), osp.join(ROOT, 'configs', 'resolution', f'{t}_{f}.py'), ck)
+        models = [(name(f, s), config_path(t, f), ck)
                   for (t, f, s), ck in trained.items() if t == task]
         sweep = [p for _, config, ckpt in models for p in (config, ckpt)]
         sweep_dir = osp.join(args.work_root, f'sweep_{task}')
