@@ -6,7 +6,7 @@ from mmengine.config import Config
 
 from vitdense.engine.compat import setup_distributed
 from vitdense.utils import register_all_modules
-from vitdense.utils.work_dir import default_work_dir
+from vitdense.utils.work_dir import check_work_dir_writable, default_work_dir
 
 
 def load_config(config: str, cfg_options: dict | None = None) -> Config:
@@ -44,6 +44,7 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
     """
     cfg = load_config(config, cfg_options)
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
+    check_work_dir_writable(cfg.work_dir)
     if amp:
         enable_amp(cfg)
     if resume == 'auto':

@@ -1,7 +1,9 @@
+from .atomic_io import AtomicLocalBackend, atomic_write
+from .checkpoint_hook import AtomicCheckpointHook
 from .compat import apply_compat, setup_distributed
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
 from .optim_wrapper import AutocastOptimWrapper
 from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
-__all__ = ['apply_compat', 'setup_distributed', 'AutocastOptimWrapper', 'TRAIN_MINUTES_KEY',
-           'TrainTimeHook']
+__all__ = ['AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook', 'apply_compat',
+           'setup_distributed', 'AutocastOptimWrapper', 'TRAIN_MINUTES_KEY', 'TrainTimeHook']
