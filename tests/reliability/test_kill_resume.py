@@ -104,7 +104,7 @@ def pausing_config(folder: str, at_iter: int, marker: str) -> str:
     with open(path, 'w') as f:
         f.write(f"_base_ = ['{osp.join(ROOT, CONFIG)}']\n"
                 "custom_imports = dict(imports=['pause_plugin'], allow_failed_imports=False)\n"
-                "custom_hooks = [dict(type='TrainTimeHook'), dict(type='PauseAtIterHook', "
+                "custom_hooks = _base_.custom_hooks + [dict(type='PauseAtIterHook', "
                 f"at_iter={at_iter}, marker='{marker}')]\n")
     return path
 

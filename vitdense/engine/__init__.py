@@ -2,8 +2,10 @@ from .atomic_io import AtomicLocalBackend, atomic_write
 from .checkpoint_hook import AtomicCheckpointHook
 from .compat import apply_compat, setup_distributed
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
+from .nonfinite_hook import NonFiniteError, NonFiniteHook
 from .optim_wrapper import AutocastOptimWrapper
 from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
 __all__ = ['AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook', 'apply_compat',
-           'setup_distributed', 'AutocastOptimWrapper', 'TRAIN_MINUTES_KEY', 'TrainTimeHook']
+           'setup_distributed', 'AutocastOptimWrapper', 'NonFiniteError', 'NonFiniteHook',
+           'TRAIN_MINUTES_KEY', 'TrainTimeHook']

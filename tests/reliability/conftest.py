@@ -1,0 +1,58 @@
+"""A toy Runner for the in-process reliability tests: a linear model with two loss terms, one of
+which turns NaN (or whose gradient does) at chosen iterations."""
+import pytest
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch import nn
+from torch.utils.data import Dataset
+
+from vitdense.utils import register_all_modules
+
+register_all_modules()
+
+
+class ToySet(Dataset):
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, i):
+        return dict(inputs=torch.full((4,), float(i % 7)), index=i)
+
+
+class ToyModel(BaseModel):
+    """``loss_fit`` is a regression; ``loss_aux`` is 0, NaN for the samples in ``nan_at`` and a
+    finite value with an infinite gradient (``sqrt`` at 0) for those in ``inf_grad_at``."""
+
+    def __init__(self, nan_at=(), inf_grad_at=()):
+        super().__init__()
+        self.net = nn.Linear(4, 1)
+        self.nan_at, self.inf_grad_at = set(nan_at), set(inf_grad_at)
+
+    def forward(self, inputs, index=None, mode='tensor'):
+        out = self.net(inputs)
+        if mode != 'loss':
+            return list(out.detach())
+        aux = out.sum() * 0
+        if self.nan_at & set(index.tolist()):
+            aux = aux + float('nan')
+        if self.inf_grad_at & set(index.tolist()):
+            aux = (self.net.bias * 0).sum().sqrt()
+        return dict(loss_fit=(out - 1).square().mean(), loss_aux=aux)
+
+
+@pytest.fixture
+def make_runner(tmp_path):
+    def make(model: nn.Module, max_iters: int = 4, default_hooks: dict | None = None,
+             work_dir=None, **kwargs) -> Runner:
+        work_dir = str(work_dir or tmp_path / 'work')
+        return Runner(
+            model=model, work_dir=work_dir,
+            train_dataloader=dict(dataset=ToySet(), batch_size=2, num_workers=0,
+                                  sampler=dict(type='DefaultSampler', shuffle=False),
+                                  collate_fn=dict(type='default_collate')),
+            train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+            default_hooks=default_hooks or {}, default_scope='vitdense',
+            experiment_name=f'toy-{work_dir}-{max_iters}', **kwargs)
+    return make
