@@ -4,10 +4,12 @@
 # train_minutes with each validation, for learning curves against time. NonFiniteHook stops a
 # run at the first NaN/inf loss term or gradient (--cfg-options custom_hooks.1.policy=skip skips
 # and counts such steps instead); 'CheckpointHook' resolves to vitdense's AtomicCheckpointHook,
-# whose saves survive a kill (docs/reliability.md).
+# whose saves survive a kill (docs/reliability.md). SkippedFilesHook counts and summarises the
+# images that LoadImageFromFile(on_error='skip') skips (none by default: a bad file stops the run).
 default_scope = 'vitdense'
 
-custom_hooks = [dict(type='TrainTimeHook'), dict(type='NonFiniteHook', policy='raise')]
+custom_hooks = [dict(type='TrainTimeHook'), dict(type='NonFiniteHook', policy='raise'),
+                dict(type='SkippedFilesHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

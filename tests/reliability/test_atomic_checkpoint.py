@@ -8,7 +8,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import ToyModel
+from conftest import CONFIG, ToyModel
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 
 import vitdense.engine.atomic_io as atomic_io
@@ -18,8 +18,6 @@ from vitdense.engine import AtomicCheckpointHook, atomic_write
 from vitdense.engine.compat import load_local_checkpoint
 from vitdense.registry import HOOKS
 from vitdense.utils.work_dir import check_work_dir_writable
-
-CONFIG = 'configs/fcos/fcos_vit-t-conv_1xb8-demo_shapes.py'
 
 
 def disk_full(*args, **kwargs):

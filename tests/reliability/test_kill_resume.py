@@ -17,6 +17,8 @@ import time
 
 import pytest
 import torch
+from conftest import CONFIG, ITERS
+from conftest import tiny_fcos_options as options
 
 from vitdense.datasets.shapes import generate_shapes
 from vitdense.engine.atomic_io import PAUSE_ENV
@@ -27,8 +29,6 @@ register_all_modules()
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
-CONFIG = 'configs/fcos/fcos_vit-t-conv_1xb8-demo_shapes.py'
-ITERS = 8
 
 
 @pytest.fixture(scope='module')
@@ -36,36 +36,6 @@ def shapes_root(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('shapes')
     generate_shapes(str(root), seed=5, num_train=8, num_val=3)
     return str(root) + '/'
-
-
-def options(data_root: str, workers: int) -> list[str]:
-    size = '(96,96)'
-    opts = {
-        'model.backbone.arch': 'test',
-        'model.backbone.img_size': size,
-        'model.backbone.init_cfg': None,
-        'randomness.deterministic': True,
-        'train_cfg.max_iters': ITERS,
-        'train_cfg.val_interval': ITERS,
-        'default_hooks.checkpoint.interval': 2,
-        'default_hooks.checkpoint.max_keep_ckpts': 2,
-        'default_hooks.logger.interval': 1,
-        'param_scheduler.0.end': 2,
-        'param_scheduler.1.begin': 2,
-        'train_dataloader.batch_size': 2,
-        'train_dataloader.num_workers': workers,
-        'train_dataloader.persistent_workers': workers > 0,
-        'train_dataloader.dataset.pipeline.2.scale': size,
-        'train_dataloader.dataset.pipeline.3.crop_size': size,
-        'val_dataloader.batch_size': 3,
-        'val_dataloader.num_workers': 0,
-        'val_dataloader.persistent_workers': False,
-        'val_dataloader.dataset.pipeline.1.scale': size,
-        'val_evaluator.ann_file': f'{data_root}annotations/instances_val.json',
-    }
-    for split in ('train', 'val'):
-        opts[f'{split}_dataloader.dataset.data_root'] = data_root
-    return [f'{k}={v}' for k, v in opts.items()]
 
 
 def env(**extra: str) -> dict:

@@ -5,14 +5,13 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import ToyModel
+from conftest import CONFIG, ToyModel
 from mmengine.hooks import Hook
 
 from vitdense.apis import load_config
 from vitdense.engine import NonFiniteError, NonFiniteHook
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/fcos/fcos_vit-t-conv_1xb8-demo_shapes.py'
 
 
 class RecordWeights(Hook):

@@ -4,8 +4,9 @@ from .compat import apply_compat, setup_distributed
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
 from .nonfinite_hook import NonFiniteError, NonFiniteHook
 from .optim_wrapper import AutocastOptimWrapper
+from .skipped_files_hook import SkippedFilesHook
 from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
 __all__ = ['AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook', 'apply_compat',
            'setup_distributed', 'AutocastOptimWrapper', 'NonFiniteError', 'NonFiniteHook',
-           'TRAIN_MINUTES_KEY', 'TrainTimeHook']
+           'SkippedFilesHook', 'TRAIN_MINUTES_KEY', 'TrainTimeHook']
