@@ -8,8 +8,8 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import CONFIG, ToyModel
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from reliability_helpers import CONFIG, ToyModel
 
 import vitdense.engine.atomic_io as atomic_io
 import vitdense.engine.checkpoint_hook as checkpoint_hook

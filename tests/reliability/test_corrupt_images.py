@@ -6,9 +6,9 @@ import glob
 import os.path as osp
 
 import pytest
-from conftest import CONFIG, tiny_fcos_options
 from mmengine.config import DictAction
 from mmengine.runner import Runner
+from reliability_helpers import CONFIG, tiny_fcos_options
 
 from vitdense.apis import prepare_train_cfg
 from vitdense.datasets.shapes import generate_shapes

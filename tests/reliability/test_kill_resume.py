@@ -17,8 +17,8 @@ import time
 
 import pytest
 import torch
-from conftest import CONFIG, ITERS
-from conftest import tiny_fcos_options as options
+from reliability_helpers import CONFIG, ITERS
+from reliability_helpers import tiny_fcos_options as options
 
 from vitdense.datasets.shapes import generate_shapes
 from vitdense.engine.atomic_io import PAUSE_ENV

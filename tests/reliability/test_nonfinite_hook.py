@@ -5,8 +5,8 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import CONFIG, ToyModel
 from mmengine.hooks import Hook
+from reliability_helpers import CONFIG, ToyModel
 
 from vitdense.apis import load_config
 from vitdense.engine import NonFiniteError, NonFiniteHook
