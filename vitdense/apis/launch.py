@@ -80,6 +80,8 @@ def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
         use_tta(cfg, config)
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     cfg.load_from = checkpoint
+    hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'CheckpointFitHook']
+    cfg.custom_hooks = hooks + [dict(type='CheckpointFitHook', require='all')]
     if out is not None:
         evaluators = cfg.test_evaluator
         evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]

@@ -1,4 +1,5 @@
 from .atomic_io import AtomicLocalBackend, atomic_write
+from .checkpoint_fit_hook import CheckpointFitHook
 from .checkpoint_hook import AtomicCheckpointHook
 from .compat import apply_compat, setup_distributed
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
@@ -7,6 +8,6 @@ from .optim_wrapper import AutocastOptimWrapper
 from .skipped_files_hook import SkippedFilesHook
 from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
-__all__ = ['AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook', 'apply_compat',
-           'setup_distributed', 'AutocastOptimWrapper', 'NonFiniteError', 'NonFiniteHook',
-           'SkippedFilesHook', 'TRAIN_MINUTES_KEY', 'TrainTimeHook']
+__all__ = ['AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook', 'CheckpointFitHook',
+           'apply_compat', 'setup_distributed', 'AutocastOptimWrapper', 'NonFiniteError',
+           'NonFiniteHook', 'SkippedFilesHook', 'TRAIN_MINUTES_KEY', 'TrainTimeHook']
