@@ -7,11 +7,13 @@
 # whose saves survive a kill (docs/reliability.md). SkippedFilesHook counts and summarises the
 # images that LoadImageFromFile(on_error='skip') skips (none by default: a bad file stops the run).
 # CheckpointFitHook refuses a load_from / --resume checkpoint of which no weight fits the model
-# (tools/test.py: one that leaves any weight out or changes its shape).
+# (tools/test.py: one that leaves any weight out or changes its shape). RngStateHook keeps the
+# random generators' state in checkpoints, so that --resume draws what the first run would have.
 default_scope = 'vitdense'
 
 custom_hooks = [dict(type='TrainTimeHook'), dict(type='NonFiniteHook', policy='raise'),
-                dict(type='SkippedFilesHook'), dict(type='CheckpointFitHook', require='any')]
+                dict(type='SkippedFilesHook'), dict(type='CheckpointFitHook', require='any'),
+                dict(type='RngStateHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
