@@ -1,17 +1,22 @@
 """A corrupt training image mid-epoch: by default the run stops with an error naming the file
 (from a loader worker too); with LoadImageFromFile(on_error='skip') the run goes on, and the
-skipped files are logged as they come, counted (train/skipped_files) and summarised per epoch."""
+skipped files are logged as they come, counted (train/skipped_files) and summarised per epoch.
+A loader worker that dies is reported with the file each worker was loading."""
 import argparse
 import glob
+import os
 import os.path as osp
+import re
+import signal
 
 import pytest
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 from reliability_helpers import CONFIG, tiny_fcos_options
 
-from vitdense.apis import prepare_train_cfg
+from vitdense.apis import prepare_train_cfg, train
 from vitdense.datasets.shapes import generate_shapes
+from vitdense.registry import TRANSFORMS
 from vitdense.transforms import LoadImageFromFile
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -29,13 +34,46 @@ def broken_root(tmp_path_factory) -> tuple[str, list[str]]:
     return str(root) + '/', [images[2], images[5]]
 
 
-def run(data_root: str, work: str, workers: int, extra: dict | None = None) -> Runner:
+@TRANSFORMS.register_module()
+class DieOnFile:
+    """Test-only pipeline step: the loader worker that reaches ``name`` dies (SIGKILL), as one
+    whose decoder segfaults or that the OOM killer picks."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, results: dict) -> dict:
+        if results['img_path'].endswith(self.name):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return results
+
+
+def test_a_crashed_loader_worker_is_reported_with_the_file_it_was_loading(broken_root,
+                                                                           tmp_path):
+    root, _ = broken_root
+    victim = sorted(glob.glob(osp.join(root, 'train', '*')))[6]
+    cfg = prepare_train_cfg(osp.join(ROOT, CONFIG), str(tmp_path / 'work'),
+                            cfg_options=options(root, 2, {}))
+    cfg.train_dataloader.dataset.pipeline.insert(1, dict(type='DieOnFile',
+                                                         name=osp.basename(victim)))
+    cfg.train_dataloader.dataset.pipeline[0]['on_error'] = 'skip'  # past the broken files
+    with pytest.raises(RuntimeError, match=r'(?s)DataLoader worker \(pid.*The loader workers '
+                                           r'were last loading.*' + re.escape(victim)):
+        train(cfg)
+
+
+def options(data_root: str, workers: int, extra: dict) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument('--o', nargs='+', action=DictAction)
     opts = parser.parse_args(['--o', *tiny_fcos_options(data_root, workers)]).o
     opts.update({'train_cfg.max_iters': 4, 'train_cfg.val_interval': 100,
-                 'default_hooks.checkpoint.interval': 100}, **(extra or {}))
-    cfg = prepare_train_cfg(osp.join(ROOT, CONFIG), work, cfg_options=opts)
+                 'default_hooks.checkpoint.interval': 100}, **extra)
+    return opts
+
+
+def run(data_root: str, work: str, workers: int, extra: dict | None = None) -> Runner:
+    cfg = prepare_train_cfg(osp.join(ROOT, CONFIG), work,
+                            cfg_options=options(data_root, workers, extra or {}))
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner

@@ -3,8 +3,10 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.runner import Runner
 
 from vitdense.engine.compat import setup_distributed
+from vitdense.transforms.loader_breadcrumbs import name_files_of_dead_workers
 from vitdense.utils import register_all_modules
 from vitdense.utils.work_dir import check_work_dir_writable, default_work_dir
 
@@ -53,6 +55,19 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
         cfg.resume, cfg.load_from = True, resume
     setup_distributed(cfg, launcher)
     return cfg
+
+
+def train(cfg: Config) -> None:
+    """Build the Runner of ``cfg`` and train; a loader worker that died is reported with the file
+    each worker was loading (:mod:`vitdense.transforms.loader_breadcrumbs`)."""
+    runner = Runner.from_cfg(cfg)
+    try:
+        runner.train()
+    except RuntimeError as err:
+        named = name_files_of_dead_workers(err)
+        if named is None:
+            raise
+        raise named from err
 
 
 def use_tta(cfg: Config, config: str) -> None:

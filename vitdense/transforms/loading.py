@@ -7,6 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from vitdense.registry import TRANSFORMS
+from vitdense.transforms.loader_breadcrumbs import record
 
 _PATH_HINT = ('Check data_root and data_prefix in the dataset config; the built-in dataset is '
               'generated with `python -m vitdense.datasets.shapes --out data/shapes`.')
@@ -71,6 +72,7 @@ class LoadImageFromFile(BaseTransform):
         self._skipped: list[str] = []  # since the last image this process loaded
 
     def transform(self, results: dict) -> dict | None:
+        record(results['img_path'])  # named if this loader worker dies on it
         try:
             img = decode(results['img_path'], 'Image file', cv2.IMREAD_COLOR)
         except (OSError, ValueError) as err:
