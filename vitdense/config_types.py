@@ -11,6 +11,7 @@ valid float, and a bool a valid int.
 """
 import difflib
 import inspect
+import numbers
 import types
 import typing
 from typing import Any
@@ -34,9 +35,9 @@ def _fits(value: Any, allowed: tuple[type, ...]) -> bool:
         return type(None) in allowed
     if isinstance(value, str):
         return str in allowed
-    if isinstance(value, (bool, int)):
+    if isinstance(value, numbers.Integral):  # bool, int, numpy integers
         return any(t in allowed for t in (int, float, bool))
-    if isinstance(value, float):
+    if isinstance(value, numbers.Real):  # float, numpy floats
         return float in allowed
     return False
 
