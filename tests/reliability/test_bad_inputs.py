@@ -12,7 +12,7 @@ from mmengine.dataset import Compose
 from PIL import Image
 from reliability_helpers import CONFIG, ToyModel
 
-from vitdense.apis import load_config
+from vitdense.apis import load_config, prepare_test_cfg, prepare_train_cfg
 from vitdense.datasets import CocoDataset
 from vitdense.engine import CheckpointFitHook
 from vitdense.registry import MODELS
@@ -262,3 +262,14 @@ def test_a_partly_fitting_checkpoint_trains_but_does_not_test():
                                          r'net\.weight: \(3, 4\) vs \(1, 4\)'):
         CheckpointFitHook('all').after_load_checkpoint(FakeRunner(ToyModel()),
                                                        dict(state_dict=sd))
+
+
+def test_tools_test_requires_every_weight_and_training_any(tmp_path):
+    def fit_hooks(cfg):
+        return [h for h in cfg.custom_hooks if h['type'] == 'CheckpointFitHook']
+
+    config = osp.join(ROOT, CONFIG)
+    assert fit_hooks(prepare_test_cfg(config, 'x.pth', str(tmp_path))) == [
+        dict(type='CheckpointFitHook', require='all')]
+    assert fit_hooks(prepare_train_cfg(config, str(tmp_path))) == [
+        dict(type='CheckpointFitHook', require='any')]

@@ -7,6 +7,7 @@ easy to miss.
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from vitdense.registry import HOOKS
 
@@ -63,10 +64,12 @@ class CheckpointFitHook(Hook):
         bad = report['missing'] or report['mismatched']
         if report['fit'] and (self.require == 'any' or not bad):
             return
-        source = getattr(runner, '_load_from', None) or 'the checkpoint'
+        source = getattr(runner, '_load_from', None)
+        if source is None and getattr(runner, '_resume', False):  # --resume without a path
+            source = find_latest_checkpoint(runner.work_dir)
         parts = [f"{len(report['fit'])} of the model's {len(model.state_dict())} weights fit"]
         for what in ('missing', 'mismatched', 'unexpected'):
             if report[what]:
                 parts.append(f'{what} ({len(report[what])}): {_listing(report[what])}')
-        raise ValueError(f"Checkpoint '{source}' does not fit {type(model).__name__}: "
+        raise ValueError(f"Checkpoint '{source or 'loaded'}' does not fit {type(model).__name__}: "
                          f"{'; '.join(parts)}. Is it a checkpoint of this config's model?")
