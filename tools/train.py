@@ -2,9 +2,8 @@
 import argparse
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
-from vitdense.apis import prepare_train_cfg
+from vitdense.apis import prepare_train_cfg, train
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,7 +26,7 @@ def main() -> None:
     args = parse_args()
     cfg = prepare_train_cfg(args.config, args.work_dir, args.resume, args.amp, args.cfg_options,
                             args.launcher)
-    Runner.from_cfg(cfg).train()
+    train(cfg)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,8 @@ a hint about ``custom_imports`` (the way user plugins are loaded), instead of mm
 ``KeyError``.
 """
 import difflib
-from typing import Optional, Type
+import inspect
+from typing import Any, Optional, Type
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -29,6 +30,8 @@ from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
+from vitdense.config_types import check_config_types
+
 
 class VitdenseRegistry(Registry):
     """A Registry whose lookups of unknown names raise a helpful ``KeyError``."""
@@ -47,6 +50,15 @@ class VitdenseRegistry(Registry):
         if obj is None and isinstance(key, str):
             raise KeyError(self.unknown_message(key))
         return obj
+
+    def build(self, cfg: dict, *args, **kwargs) -> Any:
+        """mmengine's build, after checking the config's scalar values against the class's type
+        hints (:func:`vitdense.config_types.check_config_types`)."""
+        if isinstance(cfg, dict) and isinstance(cfg.get('type'), str) and '.' not in cfg['type']:
+            obj_cls = self.get(cfg['type'])
+            if inspect.isclass(obj_cls):
+                check_config_types(obj_cls, cfg, f"type='{cfg['type']}'")
+        return super().build(cfg, *args, **kwargs)
 
     def __contains__(self, key: str) -> bool:
         try:

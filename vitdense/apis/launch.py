@@ -3,10 +3,12 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.runner import Runner
 
 from vitdense.engine.compat import setup_distributed
+from vitdense.transforms.loader_breadcrumbs import name_files_of_dead_workers
 from vitdense.utils import register_all_modules
-from vitdense.utils.work_dir import default_work_dir
+from vitdense.utils.work_dir import check_work_dir_writable, default_work_dir
 
 
 def load_config(config: str, cfg_options: dict | None = None) -> Config:
@@ -44,6 +46,7 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
     """
     cfg = load_config(config, cfg_options)
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
+    check_work_dir_writable(cfg.work_dir)
     if amp:
         enable_amp(cfg)
     if resume == 'auto':
@@ -52,6 +55,19 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
         cfg.resume, cfg.load_from = True, resume
     setup_distributed(cfg, launcher)
     return cfg
+
+
+def train(cfg: Config) -> None:
+    """Build the Runner of ``cfg`` and train; a loader worker that died is reported with the file
+    each worker was loading (:mod:`vitdense.transforms.loader_breadcrumbs`)."""
+    runner = Runner.from_cfg(cfg)
+    try:
+        runner.train()
+    except RuntimeError as err:
+        named = name_files_of_dead_workers(err)
+        if named is None:
+            raise
+        raise named from err
 
 
 def use_tta(cfg: Config, config: str) -> None:
@@ -79,6 +95,8 @@ def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
         use_tta(cfg, config)
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     cfg.load_from = checkpoint
+    hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'CheckpointFitHook']
+    cfg.custom_hooks = hooks + [dict(type='CheckpointFitHook', require='all')]
     if out is not None:
         evaluators = cfg.test_evaluator
         evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]

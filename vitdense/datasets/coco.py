@@ -1,5 +1,6 @@
 """COCO-format detection dataset (mmdet 3.x ``CocoDataset`` semantics)."""
 import json
+import math
 import os.path as osp
 import warnings
 from collections import defaultdict
@@ -44,9 +45,12 @@ def clip_coco_box(bbox: Sequence[float], width: int, height: int) -> tuple[list[
 
     Returns:
         The clipped box and whether clipping changed it. A box narrower or lower than 1 px after
-        clipping (zero-area, or outside the image) comes back as an empty list.
+        clipping (zero-area, negative size, or outside the image) or with a NaN or infinite
+        coordinate comes back as an empty list.
     """
     x, y, w, h = (float(v) for v in bbox)
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return [], True
     box = [max(x, 0.0), max(y, 0.0), min(x + w, float(width)), min(y + h, float(height))]
     if box[2] - box[0] < 1 or box[3] - box[1] < 1:
         return [], True
@@ -60,7 +64,11 @@ class CocoDataset(BaseDataset):
     Each ``data_list`` entry has ``img_path``, ``img_id``, ``height``, ``width`` and
     ``instances``: ``bbox`` [x1, y1, x2, y2] clipped to the image, ``bbox_label`` (index in
     ``metainfo['classes']``) and ``ignore_flag`` (1 for ``iscrowd`` boxes). Boxes smaller than
-    1 px after clipping are dropped; one warning per dataset counts dropped and clipped boxes.
+    1 px after clipping, or with a NaN/inf coordinate, are dropped; one warning per dataset counts
+    dropped and clipped boxes, and another the annotations skipped because their image_id or
+    category_id is not in the file. Duplicate image ids, and records without the keys COCO
+    requires, raise naming the record. ``segmentation`` (polygons of any length, RLE) is not
+    read: this dataset serves boxes.
 
     Args:
         ann_file: annotation file, relative to ``data_root``.
@@ -113,19 +121,48 @@ class CocoDataset(BaseDataset):
                 raise ValueError(f"Annotation file '{self.ann_file}' has no '{key}' list; it is "
                                  'not a COCO detection file.')
         self._set_categories(coco['categories'])
+        image_ids = self._check_image_ids(coco['images'])
+        known_cats = {cat['id'] for cat in coco['categories']}
         anns_by_image = defaultdict(list)
+        orphans = unknown_cats = 0
         for ann in coco.get('annotations', []):
-            if ann['category_id'] in self.cat2label:
+            missing = [key for key in ('image_id', 'category_id', 'bbox') if key not in ann]
+            if missing:
+                raise ValueError(f"Annotation {ann.get('id')} in '{self.ann_file}' lacks "
+                                 f'{missing}; COCO annotations need image_id, category_id and '
+                                 'bbox.')
+            if ann['image_id'] not in image_ids:
+                orphans += 1
+            elif ann['category_id'] not in known_cats:
+                unknown_cats += 1
+            elif ann['category_id'] in self.cat2label:
                 anns_by_image[ann['image_id']].append(ann)
         self._num_dropped = self._num_clipped = 0
         data_list = [self.parse_data_info(dict(raw_img_info=img,
                                                raw_ann_info=anns_by_image[img['id']]))
                      for img in coco['images']]
         if self._num_dropped or self._num_clipped:
-            warnings.warn(f"'{self.ann_file}': dropped {self._num_dropped} boxes that are empty "
-                          f'or outside their image, clipped {self._num_clipped} boxes that '
-                          'cross the image border.', stacklevel=2)
+            warnings.warn(f"'{self.ann_file}': dropped {self._num_dropped} boxes that are empty, "
+                          f'not finite or outside their image, clipped {self._num_clipped} boxes '
+                          'that cross the image border.', stacklevel=2)
+        if orphans or unknown_cats:
+            warnings.warn(f"'{self.ann_file}': skipped {orphans} annotations whose image_id is "
+                          f"not in 'images' and {unknown_cats} whose category_id is not in "
+                          "'categories'.", stacklevel=2)
         return data_list
+
+    def _check_image_ids(self, images: list[dict]) -> set:
+        """The image ids; a record without one or an id used twice raises, naming them."""
+        seen: dict = {}
+        for img in images:
+            if not isinstance(img, dict) or 'id' not in img:
+                raise ValueError(f"Image record {img} in '{self.ann_file}' has no 'id'.")
+            if img['id'] in seen:
+                raise ValueError(f"Annotation file '{self.ann_file}' has two images with id "
+                                 f"{img['id']} ({seen[img['id']]!r} and "
+                                 f"{img.get('file_name')!r}); image ids must be unique.")
+            seen[img['id']] = img.get('file_name')
+        return set(seen)
 
     def _set_categories(self, categories: list[dict]) -> None:
         """Map the category ids of ``metainfo['classes']`` (by name) to labels 0..K-1."""
@@ -155,7 +192,11 @@ class CocoDataset(BaseDataset):
         for ann in raw_data_info['raw_ann_info']:
             if 'bbox' not in ann:
                 raise ValueError(f"Annotation {ann.get('id')} in '{self.ann_file}' has no 'bbox'.")
-            box, clipped = clip_coco_box(ann['bbox'], width, height)
+            bbox = ann['bbox']
+            if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+                raise ValueError(f"Annotation {ann.get('id')} in '{self.ann_file}' has bbox "
+                                 f'{bbox!r}; COCO boxes are [x, y, width, height].')
+            box, clipped = clip_coco_box(bbox, width, height)
             if not box:
                 self._num_dropped += 1
                 continue

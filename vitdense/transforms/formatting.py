@@ -61,6 +61,8 @@ class _PackInputs(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         sample = self.SAMPLE(metainfo=collect_meta(results, self.meta_keys, type(self).__name__))
+        if results.get('skipped_files'):  # LoadImageFromFile(on_error='skip'), for the hook
+            sample.set_metainfo(dict(skipped_files=list(results['skipped_files'])))
         self.add_targets(sample, results)
         return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
 

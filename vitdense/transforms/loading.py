@@ -7,6 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from vitdense.registry import TRANSFORMS
+from vitdense.transforms.loader_breadcrumbs import record
 
 _PATH_HINT = ('Check data_root and data_prefix in the dataset config; the built-in dataset is '
               'generated with `python -m vitdense.datasets.shapes --out data/shapes`.')
@@ -37,6 +38,9 @@ def decode(path: str, what: str, flag: int) -> np.ndarray:
     return array
 
 
+ON_ERROR = ('fail', 'skip')
+
+
 @TRANSFORMS.register_module()
 class LoadImageFromFile(BaseTransform):
     """Read ``results['img_path']`` into ``img`` (H, W, 3) uint8 BGR.
@@ -44,26 +48,49 @@ class LoadImageFromFile(BaseTransform):
     Grayscale images are expanded to 3 channels and an alpha channel is dropped; EXIF orientation
     is applied. Sets ``img_shape`` and ``ori_shape`` (h, w).
 
+    A missing, empty, truncated or undecodable file raises an error naming it (``on_error=
+    'fail'``). With ``on_error='skip'`` (training pipelines only) the transform returns None
+    instead, so that mmengine's dataset draws another sample; the skipped paths, with the
+    reason, ride along in the next sample this process loads (``results['skipped_files']``,
+    copied into the data sample's metainfo by the Pack transforms), where
+    :class:`vitdense.engine.SkippedFilesHook` counts them and summarises them each epoch.
+
     Args:
         to_float32: return a float32 image.
+        on_error: 'fail' or 'skip'.
         backend_args: only None (local files) is supported; kept for mmdet configs.
     """
 
-    def __init__(self, to_float32: bool = False, backend_args: Optional[dict] = None) -> None:
+    def __init__(self, to_float32: bool = False, on_error: str = 'fail',
+                 backend_args: Optional[dict] = None) -> None:
         _check_backend_args(backend_args, 'LoadImageFromFile')
+        if on_error not in ON_ERROR:
+            raise ValueError(f'LoadImageFromFile on_error must be one of {ON_ERROR}, got '
+                             f'{on_error!r}.')
         self.to_float32 = to_float32
+        self.on_error = on_error
+        self._skipped: list[str] = []  # since the last image this process loaded
 
-    def transform(self, results: dict) -> dict:
-        img = decode(results['img_path'], 'Image file', cv2.IMREAD_COLOR)
+    def transform(self, results: dict) -> dict | None:
+        record(results['img_path'])  # named if this loader worker dies on it
+        try:
+            img = decode(results['img_path'], 'Image file', cv2.IMREAD_COLOR)
+        except (OSError, ValueError) as err:
+            if self.on_error == 'fail':
+                raise
+            self._skipped.append(str(err))
+            return None
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
+        if self._skipped:
+            results['skipped_files'], self._skipped = self._skipped, []
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(to_float32={self.to_float32})'
+        return f'{type(self).__name__}(to_float32={self.to_float32}, on_error={self.on_error!r})'
 
 
 def reduce_zero_label(seg: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Work dirs: where tools/train.py trains a config by default, and the checkpoint it left there."""
+import errno
 import glob
+import os
 import os.path as osp
 
 # Written by mmengine's CheckpointHook in the work dir: the path of the checkpoint saved last.
@@ -50,3 +52,28 @@ def last_checkpoint(work_dir: str) -> str:
             return path
     raise FileNotFoundError(f"'{marker}' names the checkpoint '{recorded}', which does not "
                             f'exist (nor in {work_dir}): {_train_hint(work_dir)}')
+
+
+def check_work_dir_writable(work_dir: str) -> None:
+    """Create ``work_dir`` if needed and write, fsync and delete a probe file in it.
+
+    Raises:
+        OSError: naming ``work_dir``, the reason (read-only, no permission, disk full) and what to
+            do, before any training starts.
+    """
+    probe = osp.join(work_dir, f'.write_probe.{os.getpid()}')
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+        with open(probe, 'wb') as f:
+            f.write(b'0' * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        reason = {errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is exceeded'}
+        raise OSError(err.errno, f'Work dir {work_dir!r} is not writable '
+                      f'({reason.get(err.errno, err.strerror or str(err))}): logs and checkpoints '
+                      'go there. Choose another with --work-dir, or fix its permissions or free '
+                      'space.') from err
+    finally:
+        if osp.exists(probe):
+            os.remove(probe)
