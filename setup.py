@@ -29,5 +29,6 @@ setup(
         'faster-coco-eval',
         'albumentations',
     ],
-    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff']},
+    # tensorboard: tests/engine/test_tensorboard.py (TensorboardVisBackend; optional for users).
+    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff', 'tensorboard']},
 )
