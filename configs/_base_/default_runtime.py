@@ -1,10 +1,11 @@
 # What every training shares, whatever its schedule. Logging is by iteration (the schedule
 # bases set the logger and checkpoint intervals in default_hooks; mmengine adds the timer,
 # param_scheduler and sampler_seed hooks); TrainTimeHook logs the minutes spent training as
-# train_minutes with each validation, for learning curves against time.
+# train_minutes with each validation, for learning curves against time; EvalProgressHook draws
+# a bar over validation / test batches when stderr is a terminal (never in logs).
 default_scope = 'vitdense'
 
-custom_hooks = [dict(type='TrainTimeHook')]
+custom_hooks = [dict(type='TrainTimeHook'), dict(type='EvalProgressHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

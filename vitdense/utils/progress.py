@@ -37,3 +37,10 @@ def progress(iterable: Iterable[T], desc: str = '', total: Optional[int] = None,
         return iterable
     return tqdm(iterable, desc=desc, total=total, unit=unit, file=sys.stderr,
                 dynamic_ncols=True, leave=True)
+
+
+def progress_bar(total: int, desc: str = '', unit: str = 'it') -> tqdm:
+    """A manual bar (``update(n)``, ``set_postfix_str(s)``, ``close()``) for loops that are not
+    a single iterable; a silent no-op object when :func:`progress_enabled` is false."""
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                disable=not progress_enabled())
