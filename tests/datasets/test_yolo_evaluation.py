@@ -1,6 +1,7 @@
 """Evaluating YOLO-format data: YoloDataset through the YOLO demo config's test pipeline into
 CocoMetric (ground truth built in memory from the samples) scores the ground truth as mAP 1.0,
 and gives the COCO path's numbers (CocoDataset + CocoMetric(ann_file)) on the same boxes."""
+import glob
 import json
 import os
 
@@ -10,8 +11,10 @@ import torch
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
+from vitdense.apis import load_config
 from vitdense.datasets import ShapesDataset
 from vitdense.evaluation import CocoMetric
 from vitdense.registry import DATASETS
@@ -110,3 +113,28 @@ def test_yolo_path_equals_coco_path(shapes_yolo_root, coco_val):
     assert 0.1 < coco_stats[0] < 0.9  # a non-degenerate score, far from 0 and 1
     assert yolo_results == coco_results  # the 6 rounded stats and the per-class APs
     np.testing.assert_allclose(yolo_stats, coco_stats, rtol=0, atol=1e-12)
+
+
+def test_yolo_config_trains_and_validates_through_the_runner(shapes_yolo_root, tmp_path):
+    """Two iterations of the YOLO demo config (test-width ViT, no pretrained backbone), then its
+    validation: the Runner hands YoloDataset's classes to CocoMetric, which scores the samples."""
+    cfg = load_config(CONFIG)
+    cfg.merge_from_dict({
+        'model.backbone.arch': 'test', 'model.backbone.init_cfg': None,
+        'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+        'default_hooks.logger.interval': 1, 'default_hooks.checkpoint.interval': 100,
+        'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 1,
+        'visualizer.vis_backends': [dict(type='LocalVisBackend')]})
+    for split in ('train_dataloader', 'val_dataloader'):
+        cfg.merge_from_dict({f'{split}.batch_size': 2, f'{split}.num_workers': 0,
+                             f'{split}.persistent_workers': False,
+                             f'{split}.dataset.data_root': shapes_yolo_root})
+    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(Config(cfg.to_dict()))
+    runner.train()
+    assert runner.val_evaluator.dataset_meta['classes'][0] == 'circle'
+    with open(glob.glob(os.path.join(cfg.work_dir, '*', 'vis_data', 'scalars.json'))[0]) as f:
+        val = [json.loads(line) for line in f if 'coco/bbox_mAP' in line]
+    assert len(val) == 1 and 0.0 <= val[0]['coco/bbox_mAP'] <= 1.0
+    assert 'coco/circle_precision' in val[0]  # classwise, with the YAML's names
