@@ -64,7 +64,8 @@ def test_yolo_config_trains_and_validates_through_the_runner(shapes_yolo_root, t
         'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
         'default_hooks.logger.interval': 1, 'default_hooks.checkpoint.interval': 100,
         'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 1,
-        'visualizer.vis_backends': [dict(type='LocalVisBackend')]})
+        'visualizer.vis_backends': [dict(type='LocalVisBackend')],
+        'visualizer.name': f'yolo-{tmp_path}'})  # mmengine reuses a visualizer by name
     for split in ('train_dataloader', 'val_dataloader'):
         cfg.merge_from_dict({f'{split}.batch_size': 2, f'{split}.num_workers': 0,
                              f'{split}.persistent_workers': False,

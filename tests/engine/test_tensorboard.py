@@ -44,7 +44,8 @@ def test_training_writes_loss_scalars_to_tensorboard(tmp_path):
         'train_dataloader.batch_size': 4, 'train_dataloader.num_workers': 0,
         'train_dataloader.persistent_workers': False,
         'train_dataloader.dataset.data_root': str(data) + '/',
-        'visualizer': documented_visualizer()})
+        # a fresh name: mmengine reuses the visualizer (and its folder) of an earlier Runner
+        'visualizer': dict(documented_visualizer(), name=f'tensorboard-{tmp_path}')})
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
     cfg.work_dir = str(tmp_path / 'work')
