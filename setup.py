@@ -28,6 +28,8 @@ setup(
         'pycocotools',
         'faster-coco-eval',
         'albumentations',
+        'tqdm',  # progress bars (vitdense.utils.progress), shown on a terminal only
     ],
-    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff']},
+    # tensorboard: tests/engine/test_tensorboard.py (TensorboardVisBackend; optional for users).
+    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff', 'tensorboard']},
 )

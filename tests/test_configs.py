@@ -34,8 +34,10 @@ def shrink(backbone: Config) -> None:
 
 
 def dataset_classes(dataset: Config) -> tuple:
-    default = DATASETS.get(dataset.type).METAINFO['classes']
-    return tuple(dataset.get('metainfo', {}).get('classes', default))
+    """The classes a config's dataset has: its metainfo's, else the dataset class's default
+    (YoloDataset has none: its classes come from the data YAML, so its configs name them)."""
+    given = dataset.get('metainfo', {}).get('classes')
+    return tuple(given if given is not None else DATASETS.get(dataset.type).METAINFO['classes'])
 
 
 def head_of(model) -> torch.nn.Module:

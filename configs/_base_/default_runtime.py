@@ -9,11 +9,13 @@
 # CheckpointFitHook refuses a load_from / --resume checkpoint of which no weight fits the model
 # (tools/test.py: one that leaves any weight out or changes its shape). RngStateHook keeps the
 # random generators' state in checkpoints, so that --resume draws what the first run would have.
+# EvalProgressHook draws a bar over validation / test batches when stderr is a terminal (never in
+# logs).
 default_scope = 'vitdense'
 
 custom_hooks = [dict(type='TrainTimeHook'), dict(type='NonFiniteHook', policy='raise'),
                 dict(type='SkippedFilesHook'), dict(type='CheckpointFitHook', require='any'),
-                dict(type='RngStateHook')]
+                dict(type='RngStateHook'), dict(type='EvalProgressHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -36,6 +36,7 @@ import torch
 
 from vitdense.models.backbones import ViT
 from vitdense.utils.benchmark import rss_bytes
+from vitdense.utils.progress import progress
 
 SETTINGS = {
     '512x512': dict(img_size=(512, 512), window_size=0, global_indices=()),
@@ -137,7 +138,7 @@ def main() -> None:
     print(f'torch {torch.__version__}, {args.threads} thread(s), '
           f"{'CPU' if args.threads == 1 else 'wall'} time, "
           f"{'bf16 autocast' if args.bf16 else 'fp32'}, batch 1, median of {args.repeats}")
-    for setting in args.settings:
+    for setting in progress(args.settings, desc='settings', unit='setting'):  # stderr, tty only
         times = time_all(setting, pes, args.repeats, args.bf16, args.inference, clock)
         mems = ({} if args.no_memory else
                 {pe: memory(setting, pe, args.bf16, args.threads) for pe in pes})

@@ -1,5 +1,6 @@
-"""Datasets: COCO-format detection, its objects as classification crops, and ADE20K-layout
-segmentation; each with the built-in shapes classes as a registered dataset.
+"""Datasets: COCO-format and YOLO-format detection, COCO objects as classification crops, and
+ADE20K-layout segmentation; each (but YOLO) with the built-in shapes classes as a registered
+dataset.
 
 The built-in shapes data is written by :mod:`vitdense.datasets.shapes` (not imported here, so that
 ``python -m vitdense.datasets.shapes`` runs it cleanly).
@@ -15,7 +16,8 @@ from .shapes_datasets import (
     ShapesDataset,
     ShapesSegDataset,
 )
+from .yolo import YoloDataset
 
 __all__ = ['ADE20K_CLASSES', 'ADE20KDataset', 'COCO_CLASSES', 'CocoDataset', 'ObjectCropDataset',
            'SHAPES_CLASSES', 'SHAPES_SEG_CLASSES', 'ShapesCropDataset', 'ShapesDataset',
-           'ShapesSegDataset', 'make_palette']
+           'ShapesSegDataset', 'YoloDataset', 'make_palette']

@@ -57,6 +57,24 @@ def clip_coco_box(bbox: Sequence[float], width: int, height: int) -> tuple[list[
     return box, box != [x, y, x + w, y + h]
 
 
+def check_filter_cfg(filter_cfg: Optional[dict], dataset: str) -> None:
+    """Raise naming the unknown keys of a detection dataset's ``filter_cfg``."""
+    unknown = set(filter_cfg or {}) - set(FILTER_KEYS)
+    if unknown:
+        raise ValueError(f'Unknown filter_cfg keys {sorted(unknown)}; {dataset} supports '
+                         f'{FILTER_KEYS}.')
+
+
+def filter_detection_data(data_list: list[dict], filter_cfg: dict) -> list[dict]:
+    """The entries kept by ``filter_cfg``: ``filter_empty_gt`` drops images without a
+    non-ignored box, ``min_size`` images whose shorter side is smaller."""
+    filter_empty = filter_cfg.get('filter_empty_gt', False)
+    min_size = filter_cfg.get('min_size', 0)
+    return [info for info in data_list
+            if min(info['width'], info['height']) >= min_size and
+            (not filter_empty or any(not i['ignore_flag'] for i in info['instances']))]
+
+
 @DATASETS.register_module()
 class CocoDataset(BaseDataset):
     """Boxes from a COCO-format annotation file, as mmdet 3.x reads them.
@@ -94,10 +112,7 @@ class CocoDataset(BaseDataset):
         if set(data_prefix) != {'img'}:
             raise ValueError(f"CocoDataset takes data_prefix=dict(img='<image folder>/'), got "
                              f'{data_prefix}.')
-        unknown = set(filter_cfg or {}) - set(FILTER_KEYS)
-        if unknown:
-            raise ValueError(f'Unknown filter_cfg keys {sorted(unknown)}; CocoDataset supports '
-                             f'{FILTER_KEYS}.')
+        check_filter_cfg(filter_cfg, 'CocoDataset')
         self.cat_ids: list[int] = []
         self.cat2label: dict[int, int] = {}
         self._num_dropped = self._num_clipped = 0  # boxes, counted while loading
@@ -210,8 +225,4 @@ class CocoDataset(BaseDataset):
         """Apply ``filter_cfg`` in training; keep every image in ``test_mode``."""
         if self.test_mode or not self.filter_cfg:
             return self.data_list
-        filter_empty = self.filter_cfg.get('filter_empty_gt', False)
-        min_size = self.filter_cfg.get('min_size', 0)
-        return [info for info in self.data_list
-                if min(info['width'], info['height']) >= min_size and
-                (not filter_empty or any(not i['ignore_flag'] for i in info['instances']))]
+        return filter_detection_data(self.data_list, self.filter_cfg)

@@ -25,7 +25,8 @@ class names, are in :mod:`vitdense.datasets.shapes_datasets` (``ShapesDataset``,
 ``ShapesSegDataset``: 9 classes with ``'background'`` at label 0, ``ShapesCropDataset``).
 
 Usage: ``python -m vitdense.datasets.shapes --out data/shapes [--seed 0 --num-train 2000
---num-val 300] [--skip-existing]``.
+--num-val 300] [--skip-existing]``. A progress bar per split shows on a terminal (stderr), never
+in logs or pipes (:mod:`vitdense.utils.progress`).
 """
 import argparse
 import json
@@ -38,6 +39,7 @@ import cv2
 import numpy as np
 
 from vitdense.datasets.shapes_datasets import SHAPES_CLASSES
+from vitdense.utils.progress import progress
 
 GENERATOR_VERSION = 2  # bump whenever the output for a seed changes
 META_FILE = 'shapes_meta.json'
@@ -265,7 +267,7 @@ def _generate_split(out_dir: str, split: int, num: int, seed: int,
     side = 2 * MAX_SIDE if canvas_scale <= 1 else int(np.ceil(2 * MAX_SIDE * canvas_scale))
     noise = np.random.default_rng([seed, split]).standard_normal((side, side, 3),
                                                                  dtype=np.float32)
-    for index in range(num):
+    for index in progress(range(num), desc=f'shapes {det_split}', unit='img'):
         rng = np.random.default_rng([seed, split, index])
         img, seg, objects = render_scene(rng, noise, canvas_scale)
         name = f'{index:06d}'

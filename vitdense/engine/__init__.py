@@ -2,6 +2,7 @@ from .atomic_io import AtomicLocalBackend, atomic_write
 from .checkpoint_fit_hook import CheckpointFitHook
 from .checkpoint_hook import AtomicCheckpointHook
 from .compat import apply_compat, setup_distributed
+from .eval_progress_hook import EvalProgressHook
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
 from .nonfinite_hook import NonFiniteError, NonFiniteHook
 from .optim_wrapper import AutocastOptimWrapper
@@ -9,7 +10,7 @@ from .rng_state_hook import RngStateHook
 from .skipped_files_hook import SkippedFilesHook
 from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
-__all__ = ['AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook', 'CheckpointFitHook',
-           'apply_compat', 'setup_distributed', 'AutocastOptimWrapper', 'NonFiniteError',
-           'NonFiniteHook', 'RngStateHook', 'SkippedFilesHook', 'TRAIN_MINUTES_KEY',
-           'TrainTimeHook']
+__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'AutocastOptimWrapper',
+           'CheckpointFitHook', 'EvalProgressHook', 'NonFiniteError', 'NonFiniteHook',
+           'RngStateHook', 'SkippedFilesHook', 'TRAIN_MINUTES_KEY', 'TrainTimeHook',
+           'apply_compat', 'atomic_write', 'setup_distributed']

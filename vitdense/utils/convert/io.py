@@ -4,6 +4,8 @@ import os
 
 import torch
 
+from vitdense.utils.progress import progress, progress_bar
+
 from .core import SOURCES, StateDict, convert_checkpoint, unwrap_state_dict
 
 try:
@@ -30,7 +32,7 @@ def _read_hf_dir(path: str) -> StateDict:
         with open(index) as f:
             shards = sorted(set(json.load(f)['weight_map'].values()))
         out: StateDict = {}
-        for shard in shards:
+        for shard in progress(shards, desc='read shards', unit='shard'):
             out.update(_load_safetensors(os.path.join(path, shard)))
         return out
     bin_path = os.path.join(path, 'pytorch_model.bin')
@@ -72,11 +74,21 @@ def convert_file(src: str, dst: str, source: str) -> dict:
     Returns:
         The metadata written.
     """
-    state_dict, meta = convert_checkpoint(read_checkpoint(src), source)
+    name = os.path.basename(os.path.normpath(src))
+    bar = progress_bar(total=3, desc=f'convert {name}', unit='step')  # read, convert, write
+    bar.set_postfix_str('read')
+    original = read_checkpoint(src)
+    bar.update()
+    bar.set_postfix_str('convert')
+    state_dict, meta = convert_checkpoint(original, source)
     meta['notes'] = meta['notes'] + _hf_eps_note(src)
-    meta['converted_from'] = os.path.basename(os.path.normpath(src))
+    meta['converted_from'] = name
+    bar.update()
+    bar.set_postfix_str('write')
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     torch.save({'state_dict': state_dict, 'meta': meta}, dst)
+    bar.update()
+    bar.close()
     return meta
 
 
