@@ -313,3 +313,40 @@ def test_format_table():
     assert lines[1] == '| a  | bbb |' and lines[3] == '| xx | 1   |'
     with pytest.raises(ValueError, match='row 0'):
         format_table(['a'], [[1, 2]])
+
+
+def test_ground_truth_loaded_after_the_resize_is_not_rescaled(tmp_path):
+    """mmdet's test order (Resize, then LoadAnnotations) keeps boxes in original pixels; without
+    ann_file the metric must not divide them by the image's scale_factor (it did: mAP 0.19 for
+    the ground truth scored as predictions)."""
+    from mmengine.dataset import Compose
+
+    from vitdense.datasets.shapes import generate_shapes
+    from vitdense.evaluation import CocoMetric
+    from vitdense.registry import DATASETS
+    from vitdense.utils import register_all_modules
+
+    register_all_modules()
+    root = str(tmp_path / 'shapes') + '/'
+    generate_shapes(root, seed=4, num_train=1, num_val=4)
+    for order in ('resize_first', 'annotations_first'):
+        steps = [dict(type='Resize', scale=(320, 320), keep_ratio=True),
+                 dict(type='LoadAnnotations', with_bbox=True)]
+        pipeline = [dict(type='LoadImageFromFile'),
+                    *(steps if order == 'resize_first' else steps[::-1]),
+                    dict(type='PackDetInputs')]
+        dataset = DATASETS.build(dict(type='ShapesDataset', data_root=root,
+                                      ann_file='annotations/instances_val.json',
+                                      data_prefix=dict(img='val/'), test_mode=True))
+        metric = CocoMetric()
+        metric.dataset_meta = dataset.metainfo
+        transform = Compose(pipeline)
+        for i in range(len(dataset)):
+            sample = transform(dataset[i])['data_samples']
+            gt = sample.gt_instances
+            scale = np.asarray(sample.metainfo['scale_factor'] if order == 'annotations_first'
+                               else (1.0, 1.0))
+            pred = dict(bboxes=gt.bboxes.numpy() / np.tile(scale, 2),  # original pixels
+                        scores=np.ones(len(gt.labels)), labels=gt.labels.numpy())
+            metric.process({}, [dict(sample.to_dict(), pred_instances=pred)])
+        assert metric.evaluate(len(dataset))['coco/bbox_mAP'] == pytest.approx(1.0), order

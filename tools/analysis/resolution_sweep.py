@@ -18,10 +18,8 @@ import csv
 import json
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import DictAction
-from tqdm import tqdm
 
 from vitdense.apis.launch import load_config
 from vitdense.apis.resolution import (
@@ -34,6 +32,7 @@ from vitdense.apis.resolution import (
     shapes_val_settings,
     sweep_cfg,
 )
+from vitdense.utils.progress import progress_bar
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -138,8 +137,9 @@ def main(argv=None) -> list[SweepPoint]:
     todo = [(n, c, k, mode, s, a) for n, c, k in args.models for mode in args.mode
             for s in args.scales for a in (args.aspects if mode == 'zoom' else [1.0])]
     points = dict(done)
-    bar = tqdm(todo, desc='resolution sweep', disable=not sys.stderr.isatty(), unit='eval')
-    for name, config, checkpoint, mode, scale, aspect in bar:
+    bar = progress_bar(len(todo), desc='resolution sweep', unit='eval')
+    for name, config, checkpoint, mode, scale, aspect in todo:
+        bar.update(1)
         key = (name, mode, round(scale, 6), round(aspect, 6))
         if key in done:
             continue
@@ -158,6 +158,7 @@ def main(argv=None) -> list[SweepPoint]:
                                  {k: float(v) for k, v in metrics.items()
                                   if isinstance(v, (int, float))})
         save(list(points.values()), args.out_dir)  # after every point: resumable
+    bar.close()
     result = sorted(points.values(), key=SweepPoint.key)
     save(result, args.out_dir)
     plot(result, osp.join(args.out_dir, 'sweep.png'))

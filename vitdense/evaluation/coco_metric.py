@@ -42,10 +42,12 @@ class CocoMetric(BaseMetric):
     """COCO box AP/AR (``coco/bbox_mAP``, ``coco/bbox_mAP_50`` ...) as mmdet 3.x reports it.
 
     Ground truth comes from ``ann_file`` or, without one, from each data sample: its
-    ``gt_instances.bboxes`` (xyxy in the resized input frame) are divided by the sample's
-    ``scale_factor`` (w, h) to return to original image pixels (a missing ``scale_factor`` means
-    no resize), ``ignored_instances`` become crowd boxes, and box area is ``w * h``. Predicted
-    label ``k`` is category id ``k`` then; with ``ann_file`` it is the file's category whose name
+    ``gt_instances.bboxes`` (xyxy) are divided by the factor they were resized by,
+    ``gt_bboxes_scale_factor`` (w, h), which ``LoadAnnotations`` and ``Resize`` keep (boxes loaded
+    after the image's Resize, as in mmdet's test pipelines, were not resized), else by the
+    sample's ``scale_factor`` (a missing one means no resize), to return to original pixels;
+    ``ignored_instances`` become crowd boxes, and box area is ``w * h``. Predicted label ``k`` is
+    category id ``k`` then; with ``ann_file`` it is the file's category whose name
     is ``dataset_meta['classes'][k]``. The images evaluated are the ones processed.
 
     Args:
@@ -122,7 +124,10 @@ class CocoMetric(BaseMetric):
                              f'but has no scale_factor to map its ground truth back; keep '
                              f"'scale_factor' in the packing transform's meta_keys or pass "
                              f'ann_file.')
-        scale = np.asarray(sample.get('scale_factor', 1.0), dtype=np.float64)
+        scale = sample.get('gt_bboxes_scale_factor')  # boxes loaded after a Resize: not that
+        if scale is None:
+            scale = sample.get('scale_factor', 1.0)
+        scale = np.asarray(scale, dtype=np.float64)
         scale = np.tile(np.resize(scale.reshape(-1), 2), 2)  # (4,) w, h, w, h
         gt = sample.get('gt_instances', {})
         ignored = sample.get('ignored_instances', {})

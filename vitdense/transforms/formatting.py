@@ -10,10 +10,13 @@ from vitdense.registry import TRANSFORMS
 from vitdense.structures import ClsDataSample, DetDataSample, SegDataSample
 
 # Meta keys that transforms leave out when they do nothing (no resize, no flip, no labels).
+# gt_bboxes_scale_factor: the factor the boxes were resized by (None: no boxes loaded, or loaded
+# before any resize, as scale_factor); it differs from scale_factor when the boxes are loaded
+# after the image's Resize (mmdet's test order), so that evaluation maps each back correctly.
 META_DEFAULTS = dict(scale_factor=(1.0, 1.0), flip=False, flip_direction=None, seg_map_path=None,
-                     reduce_zero_label=False)
+                     reduce_zero_label=False, gt_bboxes_scale_factor=None)
 DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-                 'flip_direction')
+                 'flip_direction', 'gt_bboxes_scale_factor')
 CLS_META_KEYS = ('img_path', 'ori_shape', 'img_shape')
 SEG_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                  'flip_direction', 'reduce_zero_label')

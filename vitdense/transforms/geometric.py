@@ -68,6 +68,8 @@ def resize_results(results: dict, size: tuple[int, int], interpolation: str = 'b
     if 'gt_bboxes' in results:
         boxes = results['gt_bboxes'] * np.array([w_scale, h_scale, w_scale, h_scale], np.float32)
         results['gt_bboxes'] = clip_boxes(boxes, (new_h, new_w)) if clip_object_border else boxes
+        box_w, box_h = results.get('gt_bboxes_scale_factor', (1.0, 1.0))
+        results['gt_bboxes_scale_factor'] = (box_w * w_scale, box_h * h_scale)
     old_w_scale, old_h_scale = results.get('scale_factor', (1.0, 1.0))
     results['scale_factor'] = (old_w_scale * w_scale, old_h_scale * h_scale)
     results['img_shape'] = (new_h, new_w)

@@ -129,6 +129,7 @@ class LoadAnnotations(BaseTransform):
             results['gt_bboxes'] = np.array([i['bbox'] for i in instances],
                                             np.float32).reshape(-1, 4)
             results['gt_ignore_flags'] = np.array([i['ignore_flag'] for i in instances], bool)
+            results['gt_bboxes_scale_factor'] = (1.0, 1.0)  # resizes from here on scale them
         if self.with_label:
             results['gt_bboxes_labels'] = np.array([i['bbox_label'] for i in instances], np.int64)
         if self.with_seg:

@@ -17,10 +17,9 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
-# CocoMetric (no ann_file) builds its ground truth from the packed gt_instances, which it maps
-# back to original pixels through scale_factor: so LoadAnnotations comes BEFORE Resize here (the
-# boxes are resized with the image); after Resize, as in the COCO-file configs, they would be
-# divided by the scale a second time.
+# CocoMetric (no ann_file) builds its ground truth from the packed gt_instances, mapped back to
+# original pixels by the factor the boxes were resized by (gt_bboxes_scale_factor): either order
+# of LoadAnnotations and Resize evaluates the same.
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
