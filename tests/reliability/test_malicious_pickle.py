@@ -8,8 +8,8 @@ from torch import nn
 
 from vitdense.engine.compat import TRUST_ENV, load_local_checkpoint
 from vitdense.models.backbones import ViT
+from vitdense.models.backbones.vit_weights import read_model_checkpoint
 from vitdense.utils.convert import read_checkpoint, read_converted
-from vitdense.utils.convert.loader import read_model_checkpoint
 
 
 class Payload:
