@@ -29,5 +29,5 @@ setup(
         'faster-coco-eval',
         'albumentations',
     ],
-    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff']},
+    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff', 'scikit-image']},
 )
