@@ -1,0 +1,32 @@
+"""tools/analysis/benchmark.py at two sizes: the JSON has every field, consistent figures."""
+import json
+
+import pytest
+from conftest import tool
+
+
+@pytest.mark.parametrize('kind', ['det', 'seg'])
+def test_benchmark_writes_speed_and_memory(tiny_configs, tiny_checkpoints, kind, tmp_path,
+                                           capsys):
+    out = tmp_path / 'bench.json'
+    tool('benchmark').main([tiny_configs[kind], tiny_checkpoints[kind], '--sizes', '64',
+                            '96,128', '--batch', '2', '--warmup', '1', '--iters', '4',
+                            '--out', str(out)])
+    saved = json.loads(out.read_text())
+    assert saved['checkpoint'] == tiny_checkpoints[kind] and saved['machine']
+    results = saved['results']
+    assert [(r['height'], r['width']) for r in results] == [(64, 64), (96, 128)]
+    for r in results:
+        assert (r['batch'], r['warmup'], r['iters'], r['device']) == (2, 1, 4, 'cpu')
+        assert 0 < r['latency_ms_p50'] <= r['latency_ms_p90'] <= r['latency_ms_p99']
+        # images/s is the batch over the mean latency, which is at most the p99 latency.
+        assert 2e3 / r['latency_ms_p99'] <= r['images_per_s']
+        assert r['memory_kind'] == 'cpu_peak_rss_increase' and r['peak_memory_mb'] >= 0
+        assert r['process_peak_rss_mb'] > 50  # torch alone is larger
+    table = capsys.readouterr().out
+    assert '64x64' in table and '96x128' in table and 'p99 ms' in table
+
+
+def test_bad_size_is_refused(tiny_configs):
+    with pytest.raises(SystemExit):
+        tool('benchmark').main([tiny_configs['det'], '--sizes', '64x64'])
