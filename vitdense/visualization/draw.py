@@ -40,10 +40,12 @@ def _caption(img: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, 
                 cv2.LINE_AA)
 
 
-def draw_detections(img: np.ndarray, bboxes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
-                    class_names: Sequence[str], score_thr: float = 0.3,
-                    palette: Sequence[tuple[int, int, int]] | None = None) -> np.ndarray:
-    """Draw boxes (N, 4 xyxy) whose score >= ``score_thr`` with 'class score' captions.
+def draw_detections(img: np.ndarray, bboxes: np.ndarray, labels: np.ndarray,
+                    scores: np.ndarray | None, class_names: Sequence[str], score_thr: float = 0.3,
+                    palette: Sequence[tuple[int, int, int]] | None = None,
+                    suffix: str = '') -> np.ndarray:
+    """Draw boxes (N, 4 xyxy) whose score >= ``score_thr`` with 'class score' captions; with
+    ``scores=None`` (ground truth) every box, captioned with its class (and ``suffix``).
 
     Lines and text grow with images larger than 320 px (:func:`text_scale`).
 
@@ -52,13 +54,14 @@ def draw_detections(img: np.ndarray, bboxes: np.ndarray, labels: np.ndarray, sco
     out = img.copy()
     palette = palette or make_palette(len(class_names))
     _, thick = text_scale(img)
-    for box, label, score in zip(bboxes, labels, scores):
-        if score < score_thr:
+    for i, (box, label) in enumerate(zip(bboxes, labels)):
+        if scores is not None and scores[i] < score_thr:
             continue
         color = tuple(int(c) for c in palette[int(label) % len(palette)])
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thick, cv2.LINE_AA)
-        _caption(out, f'{class_names[int(label)]} {float(score):.2f}', x1, y1, color)
+        score = '' if scores is None else f' {float(scores[i]):.2f}'
+        _caption(out, f'{class_names[int(label)]}{score}{suffix}', x1, y1, color)
     return out
 
 
