@@ -99,3 +99,26 @@ def assert_png(path: str | Path, shape: tuple[int, int] | None = None) -> np.nda
         assert img.shape[:2] == tuple(shape), f'{path}: {img.shape[:2]} != {shape}'
     assert img.std() > 5, f'{path} is blank'
     return img
+
+
+@pytest.fixture(scope='session')
+def trained_det(tiny_configs: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The tiny detector trained for 4 iterations (logged each, validated at 2 and 4) by
+    mmengine's Runner, then tested with ``--out``: ``work_dir``, ``scalars`` (its
+    scalars.json), ``checkpoint`` and ``predictions`` (tools/test.py's pickle)."""
+    from mmengine.runner import Runner
+
+    from vitdense.apis import prepare_test_cfg, prepare_train_cfg
+    work_dir = tmp_path_factory.mktemp('trained_det')
+    options = {'train_cfg.max_iters': 4, 'train_cfg.val_interval': 2,
+               'train_dataloader.batch_size': 2, 'default_hooks.logger.interval': 1,
+               'param_scheduler': [], 'visualizer.vis_backends': [dict(type='LocalVisBackend')]}
+    Runner.from_cfg(prepare_train_cfg(tiny_configs['det'], str(work_dir),
+                                      cfg_options=options)).train()
+    checkpoint = str(work_dir / 'iter_4.pth')
+    predictions = str(work_dir / 'predictions.pkl')
+    Runner.from_cfg(prepare_test_cfg(tiny_configs['det'], checkpoint, str(work_dir / 'test'),
+                                     out=predictions)).test()
+    (scalars, ) = work_dir.glob('*/vis_data/scalars.json')
+    return dict(work_dir=str(work_dir), scalars=str(scalars), checkpoint=checkpoint,
+                predictions=predictions)
