@@ -14,6 +14,7 @@ def test_benchmark_writes_speed_and_memory(tiny_configs, tiny_checkpoints, kind,
                             '--out', str(out)])
     saved = json.loads(out.read_text())
     assert saved['checkpoint'] == tiny_checkpoints[kind] and saved['machine']
+    assert saved['matmul_gflops_per_s'] > 0
     results = saved['results']
     assert [(r['height'], r['width']) for r in results] == [(64, 64), (96, 128)]
     for r in results:
@@ -23,6 +24,10 @@ def test_benchmark_writes_speed_and_memory(tiny_configs, tiny_checkpoints, kind,
         assert 2e3 / r['latency_ms_p99'] <= r['images_per_s']
         assert r['memory_kind'] == 'cpu_peak_rss_increase' and r['peak_memory_mb'] >= 0
         assert r['process_peak_rss_mb'] > 50  # torch alone is larger
+        assert r['achieved_gflops_per_s'] == pytest.approx(r['gflops_per_image']
+                                                           * r['images_per_s'])
+    # The network's FLOPs grow with the pixels: 96 x 128 is 3 times 64 x 64.
+    assert results[1]['gflops_per_image'] > 2.5 * results[0]['gflops_per_image'] > 0
     table = capsys.readouterr().out
     assert '64x64' in table and '96x128' in table and 'p99 ms' in table
 

@@ -17,7 +17,7 @@ from mmengine.config import DictAction
 
 from vitdense.apis import init_model, load_config
 from vitdense.apis.inference_speed import SpeedResult, format_speed, measure_speed
-from vitdense.utils.benchmark import machine
+from vitdense.utils.benchmark import machine, matmul_flops_per_s
 
 
 def size(text: str) -> tuple[int, int]:
@@ -53,13 +53,17 @@ def main(argv: Sequence[str] | None = None) -> list[SpeedResult]:
     model = init_model(load_config(args.config, args.cfg_options), args.checkpoint, args.device)
     results = [measure_speed(model, h, w, args.batch, args.warmup, args.iters)
                for h, w in args.sizes]
+    # The dense matmul rate of this machine now: a shared or throttled machine shows here.
+    matmul = matmul_flops_per_s(n=1024, device=next(model.parameters()).device) / 1e9
     print(f'{args.config} on {machine()}; {args.warmup} warm-up + {args.iters} timed '
-          'iterations per size')
+          f'iterations per size; dense fp32 matmul (1024^3) in the same run: {matmul:.1f} '
+          'GFLOP/s')
     print(format_speed(results))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint, machine=machine(),
-                           results=[r.as_dict() for r in results]), f, indent=1)
+                           matmul_gflops_per_s=matmul, results=[r.as_dict() for r in results]),
+                      f, indent=1)
     return results
 
 

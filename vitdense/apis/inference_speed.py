@@ -14,6 +14,7 @@ from mmengine.dataset import pseudo_collate
 
 from vitdense.utils.benchmark import peak_rss_increase, rss_bytes, timed
 
+from .complexity import model_complexity
 from .synthetic_inputs import pack_random_images
 
 
@@ -33,6 +34,9 @@ class SpeedResult:
         memory_kind: ``'cuda_max_allocated'`` or ``'cpu_peak_rss_increase'``.
         process_peak_rss_mb: the process's peak resident set (CPU; 0 on CUDA).
         device: where it ran.
+        gflops_per_image: the network's FLOPs for one image (:func:`model_complexity`, tensor
+            mode: no post-processing), in GFLOPs.
+        achieved_gflops_per_s: ``gflops_per_image`` x images/s.
     """
 
     height: int
@@ -48,6 +52,8 @@ class SpeedResult:
     memory_kind: str
     process_peak_rss_mb: float
     device: str
+    gflops_per_image: float
+    achieved_gflops_per_s: float
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,17 +86,23 @@ def measure_speed(model: torch.nn.Module, height: int, width: int, batch: int = 
             peak, kind = peak_rss_increase(run), 'cpu_peak_rss_increase'
             process = rss_bytes('VmHWM')
     p50, p90, p99 = np.percentile(np.asarray(seconds) * 1e3, [50, 90, 99])
-    return SpeedResult(height, width, batch, warmup, iters, batch * iters / sum(seconds),
+    images_per_s = batch * iters / sum(seconds)
+    gflops = model_complexity(model, height, width).total.flops / 1e9
+    return SpeedResult(height, width, batch, warmup, iters, images_per_s,
                        float(p50), float(p90), float(p99), peak / 2**20, kind,
-                       process / 2**20, str(device))
+                       process / 2**20, str(device), gflops, gflops * images_per_s)
 
 
 def format_speed(results: list[SpeedResult]) -> str:
-    """One line per size: images/s, latency percentiles (ms), peak memory (MiB)."""
-    head = ('size', 'batch', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'peak MiB')
+    """One line per size: images/s, latency percentiles (ms), peak memory (MiB), GFLOPs per
+    image and the GFLOP/s achieved."""
+    head = ('size', 'batch', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'peak MiB', 'GFLOPs/img',
+            'GFLOP/s')
     rows = [head] + [(f'{r.height}x{r.width}', str(r.batch), f'{r.images_per_s:.2f}',
                       f'{r.latency_ms_p50:.1f}', f'{r.latency_ms_p90:.1f}',
-                      f'{r.latency_ms_p99:.1f}', f'{r.peak_memory_mb:.1f}') for r in results]
+                      f'{r.latency_ms_p99:.1f}', f'{r.peak_memory_mb:.1f}',
+                      f'{r.gflops_per_image:.2f}', f'{r.achieved_gflops_per_s:.1f}')
+                     for r in results]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ['  '.join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
     if results:
