@@ -19,9 +19,10 @@ def config_dataset_meta(cfg: Config) -> dict:
     (``METAINFO``, e.g. the shapes classes) merged with the config's ``metainfo``."""
     dataset = cfg.test_dataloader.dataset
     override = dataset.get('metainfo')
+    kind = dataset.get('type')
     try:
-        dataset_cls = DATASETS.get(dataset['type'])
-    except KeyError:
+        dataset_cls = kind if isinstance(kind, type) else DATASETS.get(kind)
+    except KeyError:  # an unknown name: building the dataset reports it
         dataset_cls = None
     if dataset_cls is None or not hasattr(dataset_cls, '_load_metainfo'):
         return dict(override or {})
