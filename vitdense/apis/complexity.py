@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vitdense.evaluation.table import format_table
 from vitdense.utils.benchmark import count_flops_per_module
 
 from .synthetic_inputs import synthetic_batch
@@ -88,19 +89,14 @@ def format_complexity(cost: Complexity, max_depth: int = 2) -> str:
     """A table of the modules down to ``max_depth`` (those with parameters or FLOPs): params
     (M), their share, GFLOPs, their share; then the totals."""
     total = cost.total
-    rows = [('module', 'params (M)', 'params %', 'GFLOPs', 'FLOPs %')]
+    rows = []
     for m in cost.modules:
         if m.depth > max_depth or not (m.params or m.flops):
             continue
         name = '  ' * m.depth + (m.name.rsplit('.', 1)[-1] if m.name else '(model)')
         rows.append((name, f'{m.params / 1e6:.3f}', f'{100 * m.params / max(total.params, 1):.1f}',
                      f'{m.flops / 1e9:.3f}', f'{100 * m.flops / max(total.flops, 1):.1f}'))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [rows[0][0].ljust(widths[0]) + ''.join(
-        f'  {v.rjust(w)}' for v, w in zip(rows[0][1:], widths[1:]))]
-    lines.append('-' * len(lines[0]))
-    lines += [r[0].ljust(widths[0]) + ''.join(f'  {v.rjust(w)}' for v, w in zip(r[1:], widths[1:]))
-              for r in rows[1:]]
+    lines = [format_table(('module', 'params (M)', 'params %', 'GFLOPs', 'FLOPs %'), rows)]
     h, w = cost.input_shape
     ph, pw = cost.padded_shape
     lines += ['', f'Input shape: {h} x {w} (padded to {ph} x {pw})',

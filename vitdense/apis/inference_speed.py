@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 
+from vitdense.evaluation.table import format_table
 from vitdense.utils.benchmark import peak_rss_increase, rss_bytes, timed
 
 from .complexity import model_complexity
@@ -98,13 +99,11 @@ def format_speed(results: list[SpeedResult]) -> str:
     image and the GFLOP/s achieved."""
     head = ('size', 'batch', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'peak MiB', 'GFLOPs/img',
             'GFLOP/s')
-    rows = [head] + [(f'{r.height}x{r.width}', str(r.batch), f'{r.images_per_s:.2f}',
-                      f'{r.latency_ms_p50:.1f}', f'{r.latency_ms_p90:.1f}',
-                      f'{r.latency_ms_p99:.1f}', f'{r.peak_memory_mb:.1f}',
-                      f'{r.gflops_per_image:.2f}', f'{r.achieved_gflops_per_s:.1f}')
-                     for r in results]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ['  '.join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+    rows = [(f'{r.height}x{r.width}', r.batch, f'{r.images_per_s:.2f}',
+             f'{r.latency_ms_p50:.1f}', f'{r.latency_ms_p90:.1f}', f'{r.latency_ms_p99:.1f}',
+             f'{r.peak_memory_mb:.1f}', f'{r.gflops_per_image:.2f}',
+             f'{r.achieved_gflops_per_s:.1f}') for r in results]
+    lines = [format_table(head, rows)]
     if results:
         kind = results[0].memory_kind
         lines.append('peak MiB: ' + ('torch.cuda.max_memory_allocated' if kind.startswith('cuda')
