@@ -32,7 +32,8 @@ class SpeedResult:
             CPU: the rise of the process's peak resident set (VmHWM, reset first) above its
             resident set just before them (see :func:`peak_rss_increase` for what allocator
             caching hides).
-        memory_kind: ``'cuda_max_allocated'`` or ``'cpu_peak_rss_increase'``.
+        memory_kind: ``'cuda_max_allocated'``, ``'cpu_peak_rss_increase'``, or
+            ``'unavailable'`` (the peak resident set cannot be reset here: memory is NaN).
         process_peak_rss_mb: the process's peak resident set (CPU; 0 on CUDA).
         device: where it ran.
         gflops_per_image: the network's FLOPs for one image (:func:`model_complexity`, tensor
@@ -84,8 +85,13 @@ def measure_speed(model: torch.nn.Module, height: int, width: int, batch: int = 
             run()
             peak, kind, process = torch.cuda.max_memory_allocated(device), 'cuda_max_allocated', 0
         else:
-            peak, kind = peak_rss_increase(run), 'cpu_peak_rss_increase'
-            process = rss_bytes('VmHWM')
+            try:
+                peak, kind = peak_rss_increase(run), 'cpu_peak_rss_increase'
+                process = rss_bytes('VmHWM')
+            except RuntimeError:  # no /proc/self/clear_refs (not Linux, or not allowed)
+                seconds.clear()
+                run()
+                peak, kind, process = float('nan'), 'unavailable', float('nan')
     p50, p90, p99 = np.percentile(np.asarray(seconds) * 1e3, [50, 90, 99])
     images_per_s = batch * iters / sum(seconds)
     gflops = model_complexity(model, height, width).total.flops / 1e9
@@ -106,7 +112,9 @@ def format_speed(results: list[SpeedResult]) -> str:
     lines = [format_table(head, rows)]
     if results:
         kind = results[0].memory_kind
-        lines.append('peak MiB: ' + ('torch.cuda.max_memory_allocated' if kind.startswith('cuda')
-                                     else 'rise of the peak resident set (VmHWM) over the '
-                                          'timed iterations'))
+        lines.append('peak MiB: ' + {
+            'cuda_max_allocated': 'torch.cuda.max_memory_allocated',
+            'cpu_peak_rss_increase': 'rise of the peak resident set (VmHWM) over the timed '
+                                     'iterations',
+            'unavailable': 'not measured (cannot reset the peak resident set here)'}[kind])
     return '\n'.join(lines)
