@@ -35,3 +35,19 @@ def test_benchmark_writes_speed_and_memory(tiny_configs, tiny_checkpoints, kind,
 def test_bad_size_is_refused(tiny_configs):
     with pytest.raises(SystemExit):
         tool('benchmark').main([tiny_configs['det'], '--sizes', '64x64'])
+
+
+def test_memory_unavailable_still_times(tiny_configs, monkeypatch):
+    import math
+
+    from vitdense.apis import inference_speed, init_model, load_config
+
+    def refuse(fn):
+        raise RuntimeError('cannot reset the peak RSS')
+
+    monkeypatch.setattr(inference_speed, 'peak_rss_increase', refuse)
+    model = init_model(load_config(tiny_configs['seg']))
+    result = inference_speed.measure_speed(model, 64, 96, batch=1, warmup=0, iters=2)
+    assert result.memory_kind == 'unavailable' and math.isnan(result.peak_memory_mb)
+    assert result.images_per_s > 0 and result.latency_ms_p50 > 0
+    assert 'not measured' in inference_speed.format_speed([result])
