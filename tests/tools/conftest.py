@@ -1,6 +1,5 @@
 """Fixtures of the tool tests: a tiny shapes set, configs of tiny models reading it, their
-random-init checkpoints, and the tools loaded as modules (``tool('infer').main(argv)``)."""
-import importlib.util
+random-init checkpoints, a short real training (helpers: ``tool_helpers.py``)."""
 from pathlib import Path
 
 import cv2
@@ -12,22 +11,9 @@ from vitdense.apis import init_model, load_config
 from vitdense.datasets.shapes import generate_shapes
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = {'infer': 'tools/infer.py', 'browse_dataset': 'tools/analysis/browse_dataset.py',
-         'analyze_logs': 'tools/analysis/analyze_logs.py',
-         'confusion_matrix': 'tools/analysis/confusion_matrix.py',
-         'get_flops': 'tools/analysis/get_flops.py', 'benchmark': 'tools/analysis/benchmark.py',
-         'print_config': 'tools/misc/print_config.py'}
 # The demo configs, with ViT 'test' (width 32, depth 2) and no pretrained backbone.
 DEMO = {'det': 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py',
         'seg': 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb8-demo_shapes.py'}
-
-
-def tool(name: str):
-    """The module of ``tools/...`` called ``name``, freshly imported (its ``main(argv)``)."""
-    spec = importlib.util.spec_from_file_location(f'vitdense_tool_{name}', ROOT / TOOLS[name])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='session')
@@ -89,16 +75,6 @@ def photographs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         paths.append(str(out / f'{name}{suffix}'))
         cv2.imwrite(paths[-1], cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return paths
-
-
-def assert_png(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """The PNG at ``path``, checked readable, of ``shape`` (H, W) if given, and not blank."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert img is not None, f'{path} is not a readable image'
-    if shape is not None:
-        assert img.shape[:2] == tuple(shape), f'{path}: {img.shape[:2]} != {shape}'
-    assert img.std() > 5, f'{path} is blank'
-    return img
 
 
 @pytest.fixture(scope='session')

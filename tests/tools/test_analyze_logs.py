@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import assert_png, tool
+from tool_helpers import assert_png, tool
 
 
 def write_log(path, lines: list[dict]) -> str:

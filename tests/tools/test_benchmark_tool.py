@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from conftest import tool
+from tool_helpers import tool
 
 
 @pytest.mark.parametrize('kind', ['det', 'seg'])

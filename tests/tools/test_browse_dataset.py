@@ -4,7 +4,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import assert_png, tool
+from tool_helpers import assert_png, tool
 
 
 def resized_like_the_test_pipeline(path: str, labels: bool = False) -> np.ndarray:

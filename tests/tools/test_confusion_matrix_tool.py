@@ -5,7 +5,7 @@ import csv
 import cv2
 import numpy as np
 import pytest
-from conftest import assert_png, tool
+from tool_helpers import assert_png, tool
 
 
 def read_csv(path) -> tuple[list[str], list[str], np.ndarray]:

@@ -1,7 +1,7 @@
 """tools/analysis/get_flops.py: the ViT blocks' FLOPs equal the closed form, modules add up,
 parameters are the model's, the table prints the totals."""
 import pytest
-from conftest import tool
+from tool_helpers import tool
 
 
 @pytest.mark.parametrize('kind', ['det', 'seg'])

@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import assert_png, tool
+from tool_helpers import assert_png, tool
 
 
 def run(config: str, checkpoint: str, inputs: list[str], out: Path, *extra: str) -> list[dict]:

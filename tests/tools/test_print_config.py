@@ -1,6 +1,6 @@
 """tools/misc/print_config.py: the merged config with --cfg-options, printed and saved."""
-from conftest import tool
 from mmengine.config import Config
+from tool_helpers import tool
 
 
 def test_print_config_applies_options_and_saves(tiny_configs, tmp_path, capsys):
