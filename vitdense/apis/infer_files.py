@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from vitdense.visualization import bgr_palette, draw_detections, draw_legend, draw_segmentation
+from vitdense.visualization import bgr_palette, draw_detections, draw_label_map
 from vitdense.visualization.draw import make_palette
 
 from .image_files import read_image, unique_stems
@@ -95,11 +95,7 @@ def infer_files(model: torch.nn.Module, paths: Sequence[str], out_dir: str,
             cv2.imwrite(label_png, label.astype(np.uint8 if len(classes) <= 256 else np.uint16))
             counts = pixel_counts(label, classes)
             record.update(label_png=label_png, classes=classes, pixel_counts=counts)
-            background = meta.get('background_index')
-            drawn = draw_segmentation(img, label, len(classes), palette=palette,
-                                      background_index=background)
-            shown = [classes.index(name) for name in counts if classes.index(name) != background]
-            drawn = draw_legend(drawn, [classes[i] for i in shown], [palette[i] for i in shown])
+            drawn = draw_label_map(img, label, classes, palette, meta.get('background_index'))
         else:
             raise ValueError(f'The model returned neither pred_instances nor pred_sem_seg for '
                              f'{path!r}: infer.py draws detectors and segmentors only.')

@@ -1,6 +1,7 @@
 from .draw import (
     bgr_palette,
     draw_detections,
+    draw_label_map,
     draw_legend,
     draw_segmentation,
     make_palette,
@@ -8,5 +9,5 @@ from .draw import (
 )
 from .hook import DrawPredictionsHook
 
-__all__ = ['DrawPredictionsHook', 'bgr_palette', 'draw_detections', 'draw_legend',
+__all__ = ['DrawPredictionsHook', 'bgr_palette', 'draw_detections', 'draw_label_map', 'draw_legend',
            'draw_segmentation', 'make_palette', 'text_scale']

@@ -13,7 +13,7 @@ from mmengine.registry import DefaultScope
 
 from vitdense.registry import DATASETS
 
-from .draw import bgr_palette, draw_detections, draw_legend, draw_segmentation, make_palette
+from .draw import bgr_palette, draw_detections, draw_label_map, make_palette
 
 
 def packed_image(inputs: torch.Tensor, mean: Sequence[float] | None = None,
@@ -61,11 +61,7 @@ def draw_ground_truth(packed: dict, meta: dict, mean: Sequence[float] | None = N
         if label.shape != img.shape[:2]:  # a test pipeline loads labels after its Resize
             label = cv2.resize(label.astype(np.int32), img.shape[1::-1],
                                interpolation=cv2.INTER_NEAREST)
-        background = meta.get('background_index')
-        img = draw_segmentation(img, label, len(classes), palette=palette,
-                                background_index=background)
-        shown = [int(v) for v in np.unique(label) if v < len(classes) and v != background]
-        img = draw_legend(img, [classes[i] for i in shown], [palette[i] for i in shown])
+        img = draw_label_map(img, label, classes, palette, meta.get('background_index'))
     return img
 
 

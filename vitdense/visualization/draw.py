@@ -103,3 +103,19 @@ def draw_segmentation(img: np.ndarray, sem_seg: np.ndarray, num_classes: int,
     out = img.copy()
     out[valid] = (img[valid] * (1 - alpha) + color[valid] * alpha).astype(np.uint8)
     return out
+
+
+def draw_label_map(img: np.ndarray, sem_seg: np.ndarray, class_names: Sequence[str],
+                   palette: Sequence[tuple[int, int, int]] | None = None,
+                   background_index: int | None = None, alpha: float = 0.5) -> np.ndarray:
+    """:func:`draw_segmentation` of ``sem_seg`` (H, W), then a :func:`draw_legend` of the classes
+    it holds that are coloured (not ``background_index``, not ignored or out of range).
+
+    Returns a new BGR image; ``img`` is left unchanged.
+    """
+    palette = palette or make_palette(len(class_names))
+    out = draw_segmentation(img, sem_seg, len(class_names), alpha, palette=palette,
+                            background_index=background_index)
+    shown = [int(v) for v in np.unique(sem_seg)
+             if 0 <= v < len(class_names) and v != background_index]
+    return draw_legend(out, [class_names[i] for i in shown], [palette[i] for i in shown])
