@@ -33,7 +33,7 @@ def packed_image(inputs: torch.Tensor, mean: Sequence[float] | None = None,
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     if bgr_to_rgb:
         mean, std = mean[::-1], std[::-1]  # the image is still BGR
-    return np.clip(img * std + mean, 0, 255).astype(np.uint8)
+    return np.clip(np.rint(img * std + mean), 0, 255).astype(np.uint8)
 
 
 def draw_ground_truth(packed: dict, meta: dict, mean: Sequence[float] | None = None,
