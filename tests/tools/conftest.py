@@ -88,7 +88,10 @@ def trained_det(tiny_configs: dict[str, str], tmp_path_factory: pytest.TempPathF
     work_dir = tmp_path_factory.mktemp('trained_det')
     options = {'train_cfg.max_iters': 4, 'train_cfg.val_interval': 2,
                'train_dataloader.batch_size': 2, 'default_hooks.logger.interval': 1,
-               'param_scheduler': [], 'visualizer.vis_backends': [dict(type='LocalVisBackend')]}
+               'param_scheduler': [],
+               # mmengine keeps one Visualizer per name for the process: an earlier test's would
+               # write this run's scalars.json into that test's work dir.
+               'visualizer.name': f'visualizer_{work_dir.name}'}
     Runner.from_cfg(prepare_train_cfg(tiny_configs['det'], str(work_dir),
                                       cfg_options=options)).train()
     checkpoint = str(work_dir / 'iter_4.pth')
