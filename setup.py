@@ -30,6 +30,8 @@ setup(
         'albumentations',
         'tqdm',  # progress bars (vitdense.utils.progress), shown on a terminal only
     ],
-    # tensorboard: tests/engine/test_tensorboard.py (TensorboardVisBackend; optional for users).
-    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff', 'tensorboard']},
+    # tensorboard: tests/engine/test_tensorboard.py (TensorboardVisBackend; optional for users);
+    # scikit-image: sample photographs for tests/tools/test_infer.py.
+    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff', 'tensorboard',
+                             'scikit-image']},
 )

@@ -34,3 +34,14 @@ def test_segmentor_round_trips_a_checkpoint(tmp_path):
     a, b = inference_model(model, img), inference_model(loaded, img)
     assert a.pred_sem_seg.data.shape == (1, 61, 93)
     torch.testing.assert_close(a.seg_logits.data, b.seg_logits.data)
+
+
+def test_class_names_from_the_dataset_class_or_the_config():
+    from vitdense.apis.inference import config_dataset_meta
+    cfg = tiny(demo_job('segmentor').config)
+    meta = config_dataset_meta(cfg)  # ShapesSegDataset's defaults: the config sets none
+    assert meta['classes'][:2] == ('background', 'circle') and meta['background_index'] == 0
+    cfg.test_dataloader.dataset.metainfo = dict(classes=('sky', 'cat'))
+    meta = init_model(cfg).dataset_meta
+    assert meta['classes'] == ('sky', 'cat') and len(meta['palette']) == 2
+    assert 'background_index' not in meta  # no 'background' among the classes

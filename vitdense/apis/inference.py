@@ -8,10 +8,25 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.runner import load_checkpoint
 
-from vitdense.registry import MODELS
+from vitdense.registry import DATASETS, MODELS
 from vitdense.utils import register_all_modules
 
 from .launch import load_config
+
+
+def config_dataset_meta(cfg: Config) -> dict:
+    """The test dataset's metainfo as the dataset would have it: its class's defaults
+    (``METAINFO``, e.g. the shapes classes) merged with the config's ``metainfo``."""
+    dataset = cfg.test_dataloader.dataset
+    override = dataset.get('metainfo')
+    kind = dataset.get('type')
+    try:
+        dataset_cls = kind if isinstance(kind, type) else DATASETS.get(kind)
+    except KeyError:  # an unknown name: building the dataset reports it
+        dataset_cls = None
+    if dataset_cls is None or not hasattr(dataset_cls, '_load_metainfo'):
+        return dict(override or {})
+    return dict(dataset_cls._load_metainfo(copy.deepcopy(override)))
 
 
 def init_model(config: str | Config, checkpoint: str | None = None,
@@ -19,12 +34,13 @@ def init_model(config: str | Config, checkpoint: str | None = None,
     """The model of ``config`` in eval mode, with ``checkpoint``'s weights when given.
 
     The config's test pipeline and dataset classes are kept on the model (``model.cfg``,
-    ``model.dataset_meta``) for :func:`inference_model`.
+    ``model.dataset_meta``) for :func:`inference_model`: the checkpoint's ``dataset_meta`` when
+    it has one (mmengine's Runner saves it), else the test dataset's (:func:`config_dataset_meta`).
     """
     cfg = load_config(config) if isinstance(config, str) else config
     register_all_modules()
     model = MODELS.build(cfg.model)
-    model.dataset_meta = dict(cfg.test_dataloader.dataset.get('metainfo', {}))
+    model.dataset_meta = config_dataset_meta(cfg)
     if checkpoint is not None:
         ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
         meta = ckpt.get('meta', {}).get('dataset_meta')

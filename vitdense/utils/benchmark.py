@@ -116,3 +116,13 @@ def peak_rss_increase(fn: Callable[[], object]) -> int:
     before = rss_bytes('VmRSS')
     fn()
     return rss_bytes('VmHWM') - before
+
+
+def count_flops_per_module(fn: Callable[[], object]) -> tuple[int, dict[str, int]]:
+    """The FLOPs of one call of ``fn`` (as :func:`count_flops`) and their split per module:
+    ``{'<RootClass>.<dotted name>': flops}``, each module's children included, as
+    ``FlopCounterMode`` names them."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    per_module = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+    return counter.get_total_flops(), per_module

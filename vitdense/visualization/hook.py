@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 
 from vitdense.registry import HOOKS
 
-from .draw import draw_detections, draw_segmentation
+from .draw import bgr_palette, draw_detections, draw_segmentation
 
 
 @HOOKS.register_module()
@@ -37,8 +37,7 @@ class DrawPredictionsHook(Hook):
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         meta = runner.test_evaluator.dataset_meta
         classes = meta['classes']
-        palette = meta.get('palette')
-        palette = [tuple(c)[::-1] for c in palette] if palette else None  # RGB -> BGR
+        palette = bgr_palette(meta)
         for sample in outputs or []:
             if len(self.written) >= self.max_images:
                 return
