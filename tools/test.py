@@ -3,9 +3,8 @@ import argparse
 import os
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
-from vitdense.apis import prepare_test_cfg
+from vitdense.apis import build_runner, prepare_test_cfg
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,7 +35,7 @@ def main() -> None:
     args = parse_args()
     cfg = prepare_test_cfg(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
                            args.cfg_options, args.launcher, args.show_score_thr, args.tta)
-    Runner.from_cfg(cfg).test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

@@ -3,9 +3,8 @@ import argparse
 import os
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
-from vitdense.apis import prepare_train_cfg
+from vitdense.apis import build_runner, prepare_train_cfg
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,7 +33,7 @@ def main() -> None:
     args = parse_args()
     cfg = prepare_train_cfg(args.config, args.work_dir, args.resume, args.amp, args.cfg_options,
                             args.launcher)
-    Runner.from_cfg(cfg).train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

@@ -3,6 +3,8 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 from vitdense.engine.compat import setup_distributed
 from vitdense.utils import register_all_modules
@@ -52,6 +54,14 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
         cfg.resume, cfg.load_from = True, resume
     setup_distributed(cfg, launcher)
     return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's ``runner_type`` (e.g. 'FlexibleRunner' for FSDP), else mmengine's Runner,
+    as mmdetection's tools do."""
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
 
 
 def use_tta(cfg: Config, config: str) -> None:

@@ -83,7 +83,9 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
 
     On a machine without CUDA, mmengine's pytorch launcher calls ``torch.cuda.set_device`` and
     wraps the model with ``device_ids=[rank]``; both fail. We initialise a gloo process group
-    first (mmengine then skips its own init) and wrap with ``device_ids=None``.
+    first (mmengine then skips its own init) and wrap with ``device_ids=None``. A FlexibleRunner
+    config (``strategy``) gets the same wrapper under DDPStrategy, and under FSDPStrategy
+    :class:`vitdense.engine.fsdp.PortableFSDP`, which keeps the model on the CPU.
     """
     cfg.launcher = launcher
     if launcher == 'none' or torch.cuda.is_available():
@@ -93,12 +95,26 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
     wrapper.update(broadcast_buffers=False, device_ids=None)
     cfg.model_wrapper_cfg = wrapper
+    if cfg.get('strategy') is not None:
+        _strategy_on_cpu(cfg.strategy)
     if launcher == 'slurm':
         _slurm_env_to_torchrun_env()
     elif launcher == 'mpi':
         _mpi_env_to_torchrun_env()
     if not dist.is_initialized():
         dist.init_process_group('gloo')
+
+
+def _strategy_on_cpu(strategy: dict) -> None:
+    """FlexibleRunner's strategies on a machine without CUDA (see :func:`setup_distributed`)."""
+    wrapper = strategy.get('model_wrapper') or {}
+    if strategy['type'] == 'FSDPStrategy':
+        if wrapper.get('type', 'MMFullyShardedDataParallel') == 'MMFullyShardedDataParallel':
+            wrapper['type'] = 'PortableFSDP'
+    elif strategy['type'] == 'DDPStrategy':
+        wrapper.setdefault('type', 'MMDistributedDataParallel')
+        wrapper.update(broadcast_buffers=False, device_ids=None)
+    strategy['model_wrapper'] = wrapper
 
 
 def _slurm_env_to_torchrun_env() -> None:
