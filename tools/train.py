@@ -16,6 +16,9 @@ def parse_args() -> argparse.Namespace:
                              'when no path is given')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: bf16 autocast on CPU, AMP on GPU')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help="scale the learning rate by the run's total batch (processes x "
+                        'batch) over the auto_scale_lr.base_batch_size of the config')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=3')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -32,7 +35,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = prepare_train_cfg(args.config, args.work_dir, args.resume, args.amp, args.cfg_options,
-                            args.launcher)
+                            args.launcher, args.auto_scale_lr)
     build_runner(cfg).train()
 
 

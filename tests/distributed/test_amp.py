@@ -1,6 +1,6 @@
 """--amp on CPU (bf16 autocast, tools/train.py's AutocastOptimWrapper) follows the fp32 loss
-curve: the tiny demo detector with the demo's AdamW, 50 iterations of batch 2, run in this
-process through the Runner that tools/train.py builds."""
+curve: the tiny demo detector with the demo's AdamW, 50 iterations of batch 2 at 64 x 64, run in
+this process through the Runner that tools/train.py builds."""
 import json
 import os.path as osp
 
@@ -21,9 +21,10 @@ RTOL = 0.05
 def loss_curve(config: str, work: str, amp: bool) -> list[float]:
     cfg = prepare_train_cfg(config, work, amp=amp, cfg_options={
         'train_dataloader.batch_size': 2, 'train_cfg.max_iters': ITERS,
+        'train_dataloader.dataset.pipeline.2.scale': (64, 64),
         'default_hooks.checkpoint.interval': -1, 'val_cfg': None, 'val_dataloader': None,
         'val_evaluator': None})
-    cfg.experiment_name = f'amp-{amp}'
+    cfg.experiment_name = cfg.visualizer.name = f'amp-{amp}'  # a visualizer of its own
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert isinstance(runner.optim_wrapper, AutocastOptimWrapper) == amp

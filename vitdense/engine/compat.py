@@ -94,6 +94,8 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
     wrapper.update(broadcast_buffers=False, device_ids=None)
+    # The Runner reads cfg.find_unused_parameters only when it builds the wrapper config itself.
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
     if cfg.get('strategy') is not None:
         _strategy_on_cpu(cfg.strategy)

@@ -5,14 +5,31 @@ GPU"), so a model with BatchNorm (the hybrid stems, BN decode heads) trained on 
 processes would normalise each rank's share of the batch alone: N processes x batch b no longer
 train the model that 1 process x batch N·b trains. DDP also refuses any subclass of torch's class
 on CPU ("SyncBatchNorm layers only work with GPU modules"). :class:`PortableSyncBatchNorm` is a
-BatchNorm written with torch.distributed's differentiable all-reduce instead, which any backend
-runs; :func:`convert_sync_batchnorm` uses torch's class where CUDA is available (its fused
-kernels) and this one elsewhere.
+BatchNorm written with a differentiable all-reduce instead, which any backend runs;
+:func:`convert_sync_batchnorm` uses torch's class where CUDA is available (its fused kernels) and
+this one elsewhere.
 """
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import Tensor, nn
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over the ranks of a group; the gradient of every rank's copy is the sum of the ranks'
+    gradients (each rank's loss depends on every rank's input)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, group) -> Tensor:
+        ctx.group = group
+        out = x.clone()
+        dist.all_reduce(out, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        grad = grad.clone()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad, None
 
 
 class PortableSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -46,11 +63,11 @@ class PortableSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         shape = [1, -1] + [1] * (x.dim() - 2)  # (C,) -> (1, C, 1, ...)
         count = x.new_full((1, ), x.numel() / x.shape[1])
         # (C + 1,): per-channel sums and this rank's count, summed over ranks.
-        sums = dist_fn.all_reduce(torch.cat([x.sum(dims), count]), group=self._group())
+        sums = _AllReduceSum.apply(torch.cat([x.sum(dims), count]), self._group())
         total = sums[-1]
         mean = sums[:-1] / total  # (C,)
         centred = x - mean.reshape(shape)
-        var = dist_fn.all_reduce(centred.square().sum(dims), group=self._group()) / total
+        var = _AllReduceSum.apply(centred.square().sum(dims), self._group()) / total
         out = centred * torch.rsqrt(var + self.eps).reshape(shape)
         if self.affine:
             out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
