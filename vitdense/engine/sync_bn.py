@@ -59,6 +59,7 @@ class PortableSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         if not self._syncs(x):
             return super().forward(x)
         self._check_input_dim(x)
+        in_dtype, x = x.dtype, x.float()  # statistics in fp32, also under bf16 autocast
         dims = [0] + list(range(2, x.dim()))  # every dim but the channels
         shape = [1, -1] + [1] * (x.dim() - 2)  # (C,) -> (1, C, 1, ...)
         count = x.new_full((1, ), x.numel() / x.shape[1])
@@ -73,7 +74,7 @@ class PortableSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
             out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
         if self.track_running_stats:
             self._update_running_stats(mean.detach(), var.detach(), total.item())
-        return out
+        return out.to(in_dtype)
 
     def _syncs(self, x: Tensor) -> bool:
         return (self.training and dist.is_available() and dist.is_initialized()
