@@ -11,6 +11,8 @@ from mmengine.runner import Runner
 from vitdense.apis import prepare_train_cfg
 from vitdense.engine import AutocastOptimWrapper
 
+pytestmark = pytest.mark.slow  # trains: tens of seconds
+
 ITERS = 50
 WINDOW = 10
 # Measured (2 vCPU AMD EPYC, torch 2.13.0+cpu, 2026-12-02): the bf16 window means stay within

@@ -12,6 +12,8 @@ from launching import NUM_VAL, fake_srun_dir, finish, free_port, start
 
 from vitdense.apis.demo import read_test_metrics
 
+pytestmark = pytest.mark.slow  # launches processes and trains: tens of seconds
+
 
 def load(path: str) -> list[dict]:
     with open(path, 'rb') as f:

@@ -7,6 +7,8 @@ import os.path as osp
 import pytest
 from launching import finish, free_port, fsdp_config, start, weights
 
+pytestmark = pytest.mark.slow  # launches processes and trains: tens of seconds
+
 # Measured: 6e-8 after 2 iterations, as DDP (tests/distributed/test_train_equivalence.py).
 ATOL = 1e-5
 

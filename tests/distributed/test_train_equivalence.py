@@ -7,7 +7,10 @@ import glob
 import os
 import os.path as osp
 
+import pytest
 from launching import weights
+
+pytestmark = pytest.mark.slow  # launches processes and trains: tens of seconds
 
 # Measured: 6e-8 after 2 and 4 iterations (float rounding: the sums run in another order). The
 # same run without SyncBN differs by 4e-4 in the weights and 6e-2 in the BN running statistics
