@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NGPUS [test.py options]
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
 CONFIG=$1
 CHECKPOINT=$2
 NGPUS=$3
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun --nproc_per_node="$NGPUS" --master_port="$PORT" \
+torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$NGPUS" --master_port="$PORT" \
     "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"

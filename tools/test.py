@@ -1,10 +1,10 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]`` (mmdet's CLI)."""
 import argparse
+import os
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
-from vitdense.apis import prepare_test_cfg
+from vitdense.apis import build_runner, prepare_test_cfg
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,16 +20,22 @@ def parse_args() -> argparse.Namespace:
                         help="test-time augmentation: the config's tta_pipeline and tta_model")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='how the processes were started: torchrun '
+                        '(pytorch), srun (slurm) or mpirun (mpi)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by torch.distributed.launch; LOCAL_RANK in the environment '
+                        '(torchrun) wins')
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def main() -> None:
     args = parse_args()
     cfg = prepare_test_cfg(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
                            args.cfg_options, args.launcher, args.show_score_thr, args.tta)
-    Runner.from_cfg(cfg).test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 """Train a model from a config: ``python tools/train.py CONFIG [options]`` (mmdet's CLI)."""
 import argparse
+import os
 
 from mmengine.config import DictAction
 
@@ -15,17 +16,26 @@ def parse_args() -> argparse.Namespace:
                              'when no path is given')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: bf16 autocast on CPU, AMP on GPU')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help="scale the learning rate by the run's total batch (processes x "
+                        'batch) over the auto_scale_lr.base_batch_size of the config')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=3')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='how the processes were started: torchrun '
+                        '(pytorch), srun (slurm) or mpirun (mpi)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by torch.distributed.launch; LOCAL_RANK in the environment '
+                        '(torchrun) wins')
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def main() -> None:
     args = parse_args()
     cfg = prepare_train_cfg(args.config, args.work_dir, args.resume, args.amp, args.cfg_options,
-                            args.launcher)
+                            args.launcher, args.auto_scale_lr)
     train(cfg)
 
 

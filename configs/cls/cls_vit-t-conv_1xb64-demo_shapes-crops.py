@@ -28,3 +28,4 @@ val_dataloader = dict(dataset=dict(pipeline=[
     dict(type='PackClsInputs'),
 ]))
 test_dataloader = val_dataloader
+auto_scale_lr = dict(base_batch_size=64)  # the demo schedule's rate, at this batch

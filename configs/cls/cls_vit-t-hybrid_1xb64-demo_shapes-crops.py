@@ -11,3 +11,4 @@ train_cfg = dict(max_iters={{_base_.pretrain_iters}})
 # Warm-up, then a constant rate: in a schedule this short, cosine decay stops learning early
 # (val top-1 30.4 % with cosine to 1e-5 vs 50.8 % constant, 600 iterations; docs/benchmarks.md).
 param_scheduler = [{{_base_.lr_warmup}}]
+auto_scale_lr = dict(base_batch_size=64)  # the demo schedule's rate, at this batch

@@ -15,3 +15,6 @@ model = dict(
                      channels=256),
     test_mode='whole')
 train_dataloader = dict(batch_size=2)
+# The decode head has BatchNorm: under several processes, normalise over the global batch
+# (SyncBN, as mmseg's configs; ignored by a single process).
+sync_bn = 'torch'

@@ -21,3 +21,6 @@ model = dict(
     crop_size={{_base_.crop_size}},
     stride=(341, 341))
 train_dataloader = dict(batch_size=2)
+# The decode head has BatchNorm: under several processes, normalise over the global batch
+# (SyncBN, as mmseg's configs; ignored by a single process).
+sync_bn = 'torch'

@@ -19,3 +19,6 @@ model = dict(
                         loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
     test_mode='whole')
 train_dataloader = dict(batch_size=2)
+# The decode head has BatchNorm: under several processes, normalise over the global batch
+# (SyncBN, as mmseg's configs; ignored by a single process).
+sync_bn = 'torch'

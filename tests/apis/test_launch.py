@@ -2,9 +2,11 @@
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
 
 from vitdense.apis.demo import demo_job
-from vitdense.apis.launch import prepare_test_cfg
+from vitdense.apis.launch import enable_auto_scale_lr, prepare_test_cfg, prepare_train_cfg
 
 
 def test_show_dir_adds_the_drawing_hook_with_its_score_threshold(tmp_path):
@@ -39,3 +41,20 @@ def test_tta_wraps_the_model_and_swaps_the_test_pipeline(tmp_path):
 def test_tta_without_its_config_keys_says_what_is_missing(tmp_path):
     with pytest.raises(KeyError, match='tta_model and tta_pipeline'):
         prepare_test_cfg(demo_job('detector').config, 'model.pth', str(tmp_path), tta=True)
+
+
+def test_auto_scale_lr_scales_by_the_total_batch(tmp_path):
+    """--auto-scale-lr: the demo detector's rate (2e-3 at 1 x 8 images) at 1 x 2 images."""
+    config = demo_job('detector').config
+    assert not prepare_train_cfg(config, str(tmp_path)).auto_scale_lr.enable
+    cfg = prepare_train_cfg(config, str(tmp_path), auto_scale_lr=True,
+                            cfg_options={'train_dataloader.batch_size': 2})
+    runner = Runner.from_cfg(cfg)
+    wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
+    runner.scale_lr(wrapper, cfg.auto_scale_lr)  # what Runner.train does before the schedulers
+    assert wrapper.get_lr()['lr'][0] == pytest.approx(2e-3 * 2 / 8)
+
+
+def test_auto_scale_lr_without_its_base_says_what_to_add(tmp_path):
+    with pytest.raises(KeyError, match='base_batch_size'):
+        enable_auto_scale_lr(Config(dict(optim_wrapper={})), 'x.py')

@@ -3,6 +3,7 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from vitdense.engine.compat import setup_distributed
@@ -36,19 +37,33 @@ def enable_amp(cfg: Config) -> None:
         wrapper.dtype = 'bfloat16'
 
 
+def enable_auto_scale_lr(cfg: Config, config: str) -> None:
+    """Scale the learning rate by (processes x batch) / ``auto_scale_lr.base_batch_size``
+    (mmengine's Runner does it when ``auto_scale_lr.enable``)."""
+    if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+        raise KeyError(f"--auto-scale-lr needs auto_scale_lr.base_batch_size in '{config}': the "
+                       'total batch its learning rate is set for, e.g. auto_scale_lr = '
+                       'dict(enable=False, base_batch_size=16) for 8 GPUs x 2 images.')
+    cfg.auto_scale_lr.enable = True
+
+
 def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | None = None,
                       amp: bool = False, cfg_options: dict | None = None,
-                      launcher: str = 'none') -> Config:
+                      launcher: str = 'none', auto_scale_lr: bool = False) -> Config:
     """The config ``tools/train.py`` runs.
 
     Args:
         resume: None (no resume), 'auto' (the latest checkpoint in the work dir) or a path.
+        auto_scale_lr: scale the learning rate to the run's total batch (see
+            :func:`enable_auto_scale_lr`).
     """
     cfg = load_config(config, cfg_options)
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     check_work_dir_writable(cfg.work_dir)
     if amp:
         enable_amp(cfg)
+    if auto_scale_lr:
+        enable_auto_scale_lr(cfg, config)
     if resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
@@ -57,10 +72,19 @@ def prepare_train_cfg(config: str, work_dir: str | None = None, resume: str | No
     return cfg
 
 
+def build_runner(cfg: Config) -> Runner:
+    """The config's ``runner_type`` (e.g. 'FlexibleRunner' for FSDP), else mmengine's Runner,
+    as mmdetection's tools do."""
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
 def train(cfg: Config) -> None:
-    """Build the Runner of ``cfg`` and train; a loader worker that died is reported with the file
-    each worker was loading (:mod:`vitdense.transforms.loader_breadcrumbs`)."""
-    runner = Runner.from_cfg(cfg)
+    """Build the runner of ``cfg`` (:func:`build_runner`) and train; a loader worker that died
+    is reported with the file each worker was loading
+    (:mod:`vitdense.transforms.loader_breadcrumbs`)."""
+    runner = build_runner(cfg)
     try:
         runner.train()
     except RuntimeError as err:

@@ -11,16 +11,24 @@ What it fixes (details in REFERENCE.md, "mmengine 0.10.7 on torch 2.13"):
 2. Distributed training on CPU: gloo process group, ``device_ids=None`` (see
    :func:`setup_distributed`).
 3. bf16 autocast on CPU: :class:`vitdense.engine.optim_wrapper.AutocastOptimWrapper`.
+4. ``sync_bn='torch'`` on CPU: torch's SyncBatchNorm refuses CPU tensors; the Runner (and
+   FlexibleRunner's strategies) convert to :class:`vitdense.engine.sync_bn.SyncBatchNorm`
+   instead, torch's class with a CPU path.
 """
 import copyreg
 import os
+import re
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from mmengine._strategy import distributed as mmengine_strategy
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import runner as mmengine_runner
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .sync_bn import convert_sync_batchnorm
 
 TRUST_ENV = 'VITDENSE_TRUST_CHECKPOINTS'
 _APPLIED = False
@@ -65,6 +73,8 @@ def apply_compat() -> None:
     copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     torch.serialization.add_safe_globals(_safe_globals())
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
+    mmengine_runner.convert_sync_batchnorm = convert_sync_batchnorm
+    mmengine_strategy.convert_sync_batchnorm = convert_sync_batchnorm
     _APPLIED = True
 
 
@@ -73,20 +83,40 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
 
     On a machine without CUDA, mmengine's pytorch launcher calls ``torch.cuda.set_device`` and
     wraps the model with ``device_ids=[rank]``; both fail. We initialise a gloo process group
-    first (mmengine then skips its own init) and wrap with ``device_ids=None``.
+    first (mmengine then skips its own init) and wrap with ``device_ids=None``. A FlexibleRunner
+    config (``strategy``) gets the same wrapper under DDPStrategy, and under FSDPStrategy
+    :class:`vitdense.engine.fsdp.PortableFSDP`, which keeps the model on the CPU.
     """
     cfg.launcher = launcher
     if launcher == 'none' or torch.cuda.is_available():
         return
-    env_cfg = cfg.setdefault('env_cfg', {})
-    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    env_cfg = cfg.get('env_cfg') or {}
+    cfg.env_cfg = dict(env_cfg, dist_cfg=dict(env_cfg.get('dist_cfg') or {}, backend='gloo'))
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
     wrapper.update(broadcast_buffers=False, device_ids=None)
+    # The Runner reads cfg.find_unused_parameters only when it builds the wrapper config itself.
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+    if cfg.get('strategy') is not None:
+        _strategy_on_cpu(cfg.strategy)
     if launcher == 'slurm':
         _slurm_env_to_torchrun_env()
+    elif launcher == 'mpi':
+        _mpi_env_to_torchrun_env()
     if not dist.is_initialized():
         dist.init_process_group('gloo')
+
+
+def _strategy_on_cpu(strategy: dict) -> None:
+    """FlexibleRunner's strategies on a machine without CUDA (see :func:`setup_distributed`)."""
+    wrapper = strategy.get('model_wrapper') or {}
+    if strategy['type'] == 'FSDPStrategy':
+        if wrapper.get('type', 'MMFullyShardedDataParallel') == 'MMFullyShardedDataParallel':
+            wrapper['type'] = 'PortableFSDP'
+    elif strategy['type'] == 'DDPStrategy':
+        wrapper.setdefault('type', 'MMDistributedDataParallel')
+        wrapper.update(broadcast_buffers=False, device_ids=None)
+    strategy['model_wrapper'] = wrapper
 
 
 def _slurm_env_to_torchrun_env() -> None:
@@ -96,5 +126,27 @@ def _slurm_env_to_torchrun_env() -> None:
     os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
     os.environ.setdefault('MASTER_PORT', '29500')
     if 'MASTER_ADDR' not in os.environ:
-        nodes = os.environ.get('SLURM_NODELIST', '127.0.0.1')
-        os.environ['MASTER_ADDR'] = nodes.split(',')[0].split('[')[0]
+        os.environ['MASTER_ADDR'] = first_slurm_host(os.environ.get('SLURM_NODELIST',
+                                                                    '127.0.0.1'))
+
+
+def first_slurm_host(nodelist: str) -> str:
+    """The first host of a SLURM node list: 'gpu[03-05,09],cpu1' -> 'gpu03' (what
+    ``scontrol show hostnames`` prints first)."""
+    match = re.match(r'([^,\[]+)(?:\[([^\]]+)\])?', nodelist.strip())
+    if match is None:
+        raise ValueError(f'Cannot read the first host of SLURM_NODELIST={nodelist!r}; set '
+                         'MASTER_ADDR to it.')
+    prefix, ranges = match.groups()
+    return prefix + (ranges.split(',')[0].split('-')[0] if ranges else '')
+
+
+def _mpi_env_to_torchrun_env() -> None:
+    """Translate Open MPI's variables (``mpirun``) to the ones ``init_process_group`` reads."""
+    os.environ.setdefault('RANK', os.environ['OMPI_COMM_WORLD_RANK'])
+    os.environ.setdefault('WORLD_SIZE', os.environ['OMPI_COMM_WORLD_SIZE'])
+    os.environ.setdefault('LOCAL_RANK', os.environ.get('OMPI_COMM_WORLD_LOCAL_RANK', '0'))
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        raise KeyError('--launcher mpi needs MASTER_ADDR in the environment (the first host '
+                       "of the job, e.g. mpirun -x MASTER_ADDR=node0 ...).")

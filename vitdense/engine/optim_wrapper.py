@@ -1,7 +1,8 @@
-"""An optimizer wrapper that trains under autocast on any device (bf16 on CPU)."""
+"""Optimizer wrappers: autocast on any device (bf16 on CPU), clipping of sharded gradients."""
 import contextlib
 
 import torch
+from mmengine.dist import all_reduce
 from mmengine.optim import OptimWrapper
 
 from vitdense.registry import OPTIM_WRAPPERS
@@ -37,3 +38,39 @@ class AutocastOptimWrapper(OptimWrapper):
         with super().optim_context(model), torch.autocast(self.device_type,
                                                           dtype=self.cast_dtype):
             yield
+
+
+@OPTIM_WRAPPERS.register_module()
+class ShardedOptimWrapper(OptimWrapper):
+    """An OptimWrapper whose gradient clipping (``clip_grad=dict(max_norm=...)``) sees the whole
+    model when each rank holds a shard of it (FSDP with ``FULL_SHARD`` or ``SHARD_GRAD_OP`` and
+    ``use_orig_params=True``).
+
+    mmengine's OptimWrapper clips by the norm of the gradients it can see: under FSDP, the
+    rank's own shard, so every rank would scale by another factor. Here the squared norms of
+    the shards are summed over ranks first (each element lives in exactly one shard), and every
+    rank scales by the global factor. Only the 2-norm is supported; with one process this is
+    mmengine's clipping.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, accumulative_counts: int = 1,
+                 clip_grad: dict | None = None):
+        if clip_grad is not None and (clip_grad.get('type', 'norm') != 'norm'
+                                      or clip_grad.get('norm_type', 2) != 2):
+            raise ValueError(f'ShardedOptimWrapper clips by the 2-norm only, got clip_grad='
+                             f'{clip_grad}; drop type/norm_type or use OptimWrapper.')
+        super().__init__(optimizer, accumulative_counts=accumulative_counts, clip_grad=clip_grad)
+
+    def _clip_grad(self) -> None:
+        grads = [p.grad for group in self.optimizer.param_groups for p in group['params']
+                 if p.requires_grad and p.grad is not None]
+        squared = torch.zeros((), dtype=torch.float64)
+        for grad in grads:
+            squared += grad.detach().double().square().sum().cpu()
+        all_reduce(squared)  # every rank calls it, with or without gradients of its own
+        total = squared.sqrt().item()
+        scale = self.clip_grad_kwargs['max_norm'] / (total + 1e-6)
+        if scale < 1:
+            for grad in grads:
+                grad.mul_(scale)
+        self.message_hub.update_scalar(f'train/{self.grad_name}', total)

@@ -3,6 +3,7 @@ import os.path as osp
 
 import cv2
 import mmengine
+from mmengine.dist import master_only
 from mmengine.hooks import Hook
 
 from vitdense.registry import HOOKS
@@ -13,6 +14,10 @@ from .draw import bgr_palette, draw_detections, draw_segmentation
 @HOOKS.register_module()
 class DrawPredictionsHook(Hook):
     """After each test iteration, draw predictions on up to ``max_images`` images as PNGs.
+
+    Only rank 0 draws (mmdet's visualizer does the same): under N processes these are the images
+    rank 0 evaluates (every N-th), and no two processes write the same file (the sampler pads
+    the last batch with images of the first).
 
     Detection samples get boxes with class and score; segmentation samples a colour mask, in
     which the dataset's background class (metainfo ``background_index``, if set) is transparent.
@@ -29,11 +34,13 @@ class DrawPredictionsHook(Hook):
         self.score_thr = score_thr
         self.written: list[str] = []
 
+    @master_only
     def before_test(self, runner) -> None:
         self.out_dir = self.out_dir or osp.join(runner.log_dir, 'vis')
         mmengine.mkdir_or_exist(self.out_dir)
         self.written = []
 
+    @master_only
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         meta = runner.test_evaluator.dataset_meta
         classes = meta['classes']

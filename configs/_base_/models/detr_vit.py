@@ -20,3 +20,7 @@ model = dict(
         loss_bbox=dict(type='L1Loss', loss_weight=5.0),
         loss_giou=dict(type='GIoULoss', loss_weight=2.0),
         eos_coef=0.1))
+# DETR reads one map (p4) of the simple feature pyramid; the other levels' parameters get no
+# gradient, which DDP refuses unless it searches the graph for them each step (slower: only
+# where a head leaves parameters unused).
+find_unused_parameters = True

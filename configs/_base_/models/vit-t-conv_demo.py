@@ -15,3 +15,6 @@ pretrained_backbone = dict(
     backbone,
     init_cfg=dict(type='Pretrained', prefix='backbone.',
                   checkpoint='work_dirs/cls_vit-t-conv_1xb64-demo_shapes-crops'))
+# Its stem has BatchNorm: under several processes, normalise over the global batch (SyncBN;
+# on CPU vitdense.engine.sync_bn's; ignored by a single process).
+sync_bn = 'torch'

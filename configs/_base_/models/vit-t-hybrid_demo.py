@@ -24,3 +24,6 @@ detector_backbone = dict(
     backbone,
     init_cfg=dict(type='Pretrained', prefix='backbone.',
                   checkpoint='work_dirs/fcos_vit-t-hybrid_1xb8-demo_shapes'))
+# Its stem has BatchNorm: under several processes, normalise over the global batch (SyncBN;
+# on CPU vitdense.engine.sync_bn's; ignored by a single process).
+sync_bn = 'torch'
