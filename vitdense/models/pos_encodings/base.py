@@ -19,6 +19,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from vitdense.models.layers.tracing import is_tracing
+
 Grid = tuple[int, int]
 
 
@@ -27,14 +29,16 @@ class ResampleCache:
 
     In training, a derived table must be recomputed every forward so that gradients reach the
     parameters; in eval mode (or under ``torch.no_grad``) it is computed once per key and kept
-    until a parameter changes (tracked through the tensors' version counters).
+    until a parameter changes (tracked through the tensors' version counters). While a graph is
+    being traced (``torch.export``, ``torch.compile``, ONNX export) it is always recomputed: the
+    grid may be symbolic, and a cached tensor would enter the graph as a constant.
     """
 
     def __init__(self):
         self._store: dict = {}
 
     def get(self, module: nn.Module, key: tuple, fn: Callable[[], torch.Tensor]) -> torch.Tensor:
-        if module.training and torch.is_grad_enabled():
+        if (module.training and torch.is_grad_enabled()) or is_tracing():
             return fn()
         versions = tuple(p._version for p in module.parameters(recurse=False))
         full_key = key + (versions,)

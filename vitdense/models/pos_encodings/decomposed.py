@@ -1,11 +1,10 @@
 """Decomposed relative position (MViTv2 / ViTDet): height and width tables read by the query."""
-from functools import lru_cache
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from vitdense.models.layers.decomposed_attention import DecomposedBias
+from vitdense.models.layers.tracing import is_tracing, size_cache
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
@@ -16,10 +15,11 @@ def get_rel_pos(size: int, rel_pos: torch.Tensor) -> torch.Tensor:
     """Embeddings of the offsets between ``size`` query and key positions: (size, size, C).
 
     ``rel_pos`` (L, C) is linearly interpolated (``align_corners=False``) to 2 * size - 1 rows
-    when L differs, as detectron2's ``get_rel_pos`` does for equal query and key sizes.
+    when L differs, as detectron2's ``get_rel_pos`` does for equal query and key sizes (and
+    always while a graph is traced, where ``size`` may be symbolic).
     """
     length = 2 * size - 1
-    if rel_pos.shape[0] != length:
+    if is_tracing() or rel_pos.shape[0] != length:
         table = rel_pos.reshape(1, rel_pos.shape[0], -1).permute(0, 2, 1)  # (1, C, L)
         table = F.interpolate(table, size=length, mode='linear')  # (1, C, 2 * size - 1)
         rel_pos = table.reshape(-1, length).permute(1, 0)  # (2 * size - 1, C)
@@ -28,7 +28,7 @@ def get_rel_pos(size: int, rel_pos: torch.Tensor) -> torch.Tensor:
     return rel_pos[index]
 
 
-@lru_cache(maxsize=64)
+@size_cache(64)
 def key_position_channels(hw: Grid, num_prefix: int, device: torch.device) -> torch.Tensor:
     """One-hot row and column of every key, zero for prefix keys: (P + h * w, h + w).
 

@@ -3,21 +3,22 @@
 Pure functions. The coordinate tables depend only on the grid size (never on parameters), so
 they are cached per (size, device) for the life of the process.
 """
-from functools import lru_cache
-
 import torch
 from torch.nn import functional as F
 
+from vitdense.models.layers.tracing import size_cache
 
-@lru_cache(maxsize=64)
+
+@size_cache(64)
 def grid_coords(h: int, w: int, device: torch.device) -> torch.Tensor:
     """Row-major (y, x) integer coordinates of an h x w grid: (h * w, 2), dtype long."""
-    ys = torch.arange(h, device=device).repeat_interleave(w)  # (h * w,)
-    xs = torch.arange(w, device=device).repeat(h)  # (h * w,)
-    return torch.stack([ys, xs], dim=1)
+    # meshgrid rather than repeat_interleave: ONNX export fixes the repeats at the export size
+    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device),
+                            indexing='ij')  # (h, w) each
+    return torch.stack([ys.reshape(-1), xs.reshape(-1)], dim=1)
 
 
-@lru_cache(maxsize=64)
+@size_cache(64)
 def grid_offsets(h: int, w: int, device: torch.device) -> torch.Tensor:
     """Offsets p_i - p_j between all pairs of grid tokens: (h * w, h * w, 2) as (dy, dx)."""
     coords = grid_coords(h, w, device)

@@ -1,10 +1,10 @@
 """iRPE: image relative position encoding with bucketed offsets, in bias or contextual mode."""
 import math
-from functools import lru_cache
 
 import torch
 from torch import nn
 
+from vitdense.models.layers.tracing import size_cache
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
@@ -33,7 +33,7 @@ def num_buckets(method: str, beta: float) -> int:
     return side * side if method == 'product' else side
 
 
-@lru_cache(maxsize=64)
+@size_cache(64)
 def irpe_bucket_ids(method: str, hw: Grid, num_prefix: int, alpha: float, beta: float,
                     gamma: float, device: torch.device) -> torch.Tensor:
     """Bucket id of every token pair: (P + N, P + N); rows and columns of prefix tokens get the

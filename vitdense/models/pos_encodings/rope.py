@@ -1,10 +1,10 @@
 """2D rotary position embedding for ViTs: axial (fixed) or mixed (learned) frequencies."""
 import math
-from functools import lru_cache
 
 import torch
 from torch import nn
 
+from vitdense.models.layers.tracing import size_cache
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
@@ -23,7 +23,7 @@ def rope_positions(hw: Grid, ref_grid: Grid, coords: str, device: torch.device) 
     """
     yx = grid_coords(hw[0], hw[1], device).float()  # (N, 2) as (y, x)
     if coords == 'scaled':
-        yx = yx * yx.new_tensor([ref_grid[0] / hw[0], ref_grid[1] / hw[1]])
+        yx = yx * torch.tensor([ref_grid[0] / hw[0], ref_grid[1] / hw[1]], device=device)
     return yx.flip(1)  # (N, 2) as (x, y)
 
 
@@ -43,7 +43,7 @@ def axial_magnitudes(head_dim: int, theta: float) -> torch.Tensor:
     return 1.0 / theta ** (torch.arange(0, head_dim, 4)[:head_dim // 4].float() / head_dim)
 
 
-@lru_cache(maxsize=64)
+@size_cache(64)
 def _axial_rotations(hw: Grid, ref_grid: Grid, coords: str, head_dim: int, theta: float,
                      device: torch.device) -> torch.Tensor:
     mag = axial_magnitudes(head_dim, theta).to(device)  # (d / 4,)

@@ -1,8 +1,7 @@
 """Fixed 2D sine-cosine position embedding in MAE's layout, for any grid."""
-from functools import lru_cache
-
 import torch
 
+from vitdense.models.layers.tracing import size_cache
 from vitdense.registry import POS_ENCODINGS
 
 from .base import Grid, TokenPosEncoding
@@ -29,7 +28,7 @@ def sincos_embed(coords: torch.Tensor, dim_per_coord: int,
     return emb.flatten(-2)  # (..., n * dim_per_coord)
 
 
-@lru_cache(maxsize=32)
+@size_cache(32)
 def sincos_2d_table(hw: Grid, dim: int, temperature: float = 10000.0,
                     device: torch.device = torch.device('cpu')) -> torch.Tensor:
     """MAE's 2D sin-cos table ``[sin x | cos x | sin y | cos y]``: (1, H * W, dim), float32.
@@ -40,13 +39,15 @@ def sincos_2d_table(hw: Grid, dim: int, temperature: float = 10000.0,
     if dim % 4:
         raise ValueError(f'2D sin-cos needs dim divisible by 4, got dim={dim}')
     h, w = hw
-    ys = torch.arange(h, dtype=torch.float64).repeat_interleave(w)  # (H * W,)
-    xs = torch.arange(w, dtype=torch.float64).repeat(h)  # (H * W,)
-    table = sincos_embed(torch.stack([xs, ys], dim=-1), dim // 2, temperature)  # (H * W, dim)
+    # meshgrid rather than repeat_interleave: ONNX export fixes the repeats at the export size
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                            torch.arange(w, dtype=torch.float64), indexing='ij')  # (H, W) each
+    coords = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)  # (H * W, 2) as (x, y)
+    table = sincos_embed(coords, dim // 2, temperature)  # (H * W, dim)
     return table[None].to(device=device, dtype=torch.float32)
 
 
-@lru_cache(maxsize=32)
+@size_cache(32)
 def _resampled_sincos(ref_grid: Grid, hw: Grid, dim: int, temperature: float, mode: ResampleMode,
                       device: torch.device) -> torch.Tensor:
     return resample_grid_table(sincos_2d_table(ref_grid, dim, temperature, device), ref_grid, hw,

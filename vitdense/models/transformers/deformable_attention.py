@@ -4,6 +4,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from vitdense.models.layers import is_tracing
 from vitdense.models.utils.ms_deform_attn import (
     SpatialShapes,
     level_shapes,
@@ -110,7 +111,7 @@ class MultiScaleDeformableAttention(nn.Module):
             raise ValueError(f'reference_points must be (B, Q, L, 2) or (B, Q, L, 4) = '
                              f'{(*query.shape[:2], self.num_levels)} + (2 or 4,), got '
                              f'{tuple(reference_points.shape)}')
-        if level_start_index is not None:
+        if level_start_index is not None and not is_tracing():  # symbolic sizes: no .tolist()
             starts = [0]
             for h, w in shapes[:-1]:
                 starts.append(starts[-1] + h * w)
