@@ -6,6 +6,7 @@ from torch.nn import functional as F
 from vitdense.models.pos_encodings.base import AttentionPosEncoding, Grid
 
 from .decomposed_attention import DecomposedBias, decomposed_bias_attention
+from .tracing import is_tracing
 
 
 class Attention(nn.Module):
@@ -44,12 +45,13 @@ class Attention(nn.Module):
         scale = self.head_dim ** -0.5
         if isinstance(bias, DecomposedBias):  # factored: never made N x N
             x = decomposed_bias_attention(q, k, v, bias, scale)  # (B, heads, N, d)
-            return x.transpose(1, 2).contiguous().reshape(b, n, -1)  # (B, N, C)
+            return x.transpose(1, 2).reshape(b, n, -1)  # (B, N, C)
         if bias is not None:
             bias = bias.to(q.dtype)
         if q.shape[-1] != self.head_dim:  # the PE appended channels to q and k (base.py)
             v = F.pad(v, (0, q.shape[-1] - self.head_dim))  # (B, heads, N, d'): fused kernel
         x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)  # (B,n,N,d')
-        # .contiguous(): the copy reshape makes anyway, explicit so that torch.export (ONNX
-        # export) never records a view of the strided SDPA output
-        return x[..., :self.head_dim].transpose(1, 2).contiguous().reshape(b, n, -1)  # (B, N, C)
+        x = x[..., :self.head_dim].transpose(1, 2)  # (B, N, heads, d)
+        if is_tracing():  # torch.export may decompose SDPA into a layout other than it traced
+            x = x.clone(memory_format=torch.contiguous_format)
+        return x.reshape(b, n, -1)  # (B, N, C)

@@ -59,6 +59,12 @@ class TokenPosEncoding(nn.Module, metaclass=ABCMeta):
     the PE was defined or trained at) and ``num_prefix_tokens``.
     """
 
+    #: Why an ONNX graph of a ViT with this PE would be valid only at its export size, or None
+    #: when a symbolic height and width work (checked for the built-in PEs by
+    #: tests/tools/test_export_onnx.py). ``tools/deploy/export_onnx.py --dynamic`` refuses a
+    #: model holding a PE that gives a reason (docs/deploy.md).
+    onnx_static_reason: str | None = None
+
     @abstractmethod
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         """x: (B, P + H * W, C) with ``hw`` = (H, W) and P = ``num_prefix`` -> same shape."""
@@ -66,6 +72,12 @@ class TokenPosEncoding(nn.Module, metaclass=ABCMeta):
 
 class ConditionalPosEncoding(nn.Module, metaclass=ABCMeta):
     """Slot 2: applied between blocks; constructor argument given by the ViT: ``dim``."""
+
+    #: Why an ONNX graph of a ViT with this PE would be valid only at its export size, or None
+    #: when a symbolic height and width work (checked for the built-in PEs by
+    #: tests/tools/test_export_onnx.py). ``tools/deploy/export_onnx.py --dynamic`` refuses a
+    #: model holding a PE that gives a reason (docs/deploy.md).
+    onnx_static_reason: str | None = None
 
     @abstractmethod
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
@@ -78,6 +90,12 @@ class AttentionPosEncoding(nn.Module, metaclass=ABCMeta):
     Constructor arguments given by the ViT: ``num_heads``, ``head_dim`` and ``ref_grid`` (the
     window size for windowed attention, else the global patch grid at the reference size).
     """
+
+    #: Why an ONNX graph of a ViT with this PE would be valid only at its export size, or None
+    #: when a symbolic height and width work (checked for the built-in PEs by
+    #: tests/tools/test_export_onnx.py). ``tools/deploy/export_onnx.py --dynamic`` refuses a
+    #: model holding a PE that gives a reason (docs/deploy.md).
+    onnx_static_reason: str | None = None
 
     @abstractmethod
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
