@@ -55,8 +55,9 @@ MODELS_UNDER_TEST = {
     'fpnseg': ('configs/fpnseg/fpnseg_vit-t-hybrid_1xb8-demo_shapes.py',
                {**TINY, 'model.neck.out_channels': 32, 'model.decode_head.channels': 32}),
 }
-# (H, W) of the export: multiples of the configs' pad_size_divisor (64 detectors, 32 segmentor)
-EXPORT_SHAPE = {'fcos': (64, 128), 'deformable_detr': (64, 128), 'fpnseg': (64, 96)}
+# (H, W) of the export: multiples of the configs' pad_size_divisor (64 detectors, 32
+# segmentor), at least two of it each way (a size-1 map at tracing would fix the graph)
+EXPORT_SHAPE = {'fcos': (128, 192), 'deformable_detr': (128, 192), 'fpnseg': (64, 96)}
 ATOL = {'scores': 1e-4, 'centerness': 1e-4, 'seg_logits': 1e-4, 'boxes': 1e-3}
 MAP_MISMATCH = 1e-3
 PE_SLOTS = ((TokenPosEncoding, 'pos_embed'), (ConditionalPosEncoding, 'cond_pos_enc'),
@@ -130,8 +131,8 @@ def test_onnx_matches_pytorch_at_two_sizes(name, exported):
     assert all(max(diffs.values()) < 1e-3 for diffs in report.values())
     meta = onnx_metadata(path)
     assert meta['outputs'] == list(wrapper.output_names) and meta['dynamic'] is True
-    assert meta['size_divisor'] == divisor and len(meta['classes']) == model.bbox_head.num_classes \
-        if name != 'fpnseg' else len(meta['classes']) == model.decode_head.num_classes
+    head = model.decode_head if name == 'fpnseg' else model.bbox_head
+    assert meta['size_divisor'] == divisor and len(meta['classes']) == head.num_classes
 
 
 def predict(model, image: torch.Tensor, sample) -> object:
@@ -202,6 +203,8 @@ def test_dynamic_export_is_refused_where_the_graph_would_fix_the_size(tmp_path, 
             '--cfg-options', *cfg_options(overrides)]
     with pytest.raises(ValueError, match='multiple of .*pad_size_divisor=32'):
         tool['main'](args + ['--shape', '60', '96'])
+    with pytest.raises(ValueError, match='at least 64 each way'):
+        tool['main'](args + ['--shape', '32', '96'])
     monkeypatch.setattr(LearnedAbsolutePE, 'onnx_static_reason', 'a table per size')
     with pytest.raises(ValueError, match=r'--dynamic is not possible for this model: '
                        r'backbone.pos_embed \(LearnedAbsolutePE\): a table per size'):

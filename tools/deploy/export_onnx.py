@@ -15,6 +15,7 @@ from mmengine.config import DictAction
 
 from vitdense.apis import init_model, load_config
 from vitdense.deploy import compare_with_torch, export_onnx, size_divisor
+from vitdense.registry import DATASETS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def dataset_classes(cfg) -> tuple:
+    """The class names of the config's test dataset (its ``metainfo`` or its class's)."""
+    dataset = cfg.test_dataloader.dataset
+    default = getattr(DATASETS.get(dataset.type), 'METAINFO', {}).get('classes', ())
+    return tuple(dataset.get('metainfo', {}).get('classes', default))
+
+
 def verify_sizes(shape: tuple[int, int], divisor: int, dynamic: bool) -> list[tuple[int, int]]:
     """The export size and, for a dynamic graph, one other (a divisor taller, two wider)."""
     sizes = [tuple(shape)]
@@ -51,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = load_config(args.config, args.cfg_options)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = init_model(cfg, checkpoint, device='cpu')
-    classes = list(model.dataset_meta.get('classes', ()))
+    classes = list(model.dataset_meta.get('classes') or dataset_classes(cfg))
     wrapper = export_onnx(model, args.out, args.shape, dynamic=args.dynamic, opset=args.opset,
                           metadata=dict(config=args.config, checkpoint=args.checkpoint,
                                         classes=classes))

@@ -62,6 +62,11 @@ def check_export_shape(model: nn.Module, shape: Sequence[int], dynamic: bool) ->
         raise ValueError(f'--dynamic: the export --shape {shape[0]} {shape[1]} must be a '
                          f'multiple of the data preprocessor\'s pad_size_divisor={divisor} '
                          '(the dynamic graph takes such sizes; pad images bottom/right to it)')
+    if min(shape) < 2 * divisor:
+        # torch.export fixes every size that is 1 at tracing: the coarsest map must be larger
+        raise ValueError(f'--dynamic: trace at a --shape of at least {2 * divisor} each way '
+                         f'(twice the pad_size_divisor={divisor}), got {shape[0]} {shape[1]}: '
+                         'a map of size 1 at tracing fixes the graph to that size')
 
 
 def export_onnx(model: nn.Module, out: str, shape: Sequence[int], dynamic: bool = False,
@@ -96,7 +101,9 @@ def export_onnx(model: nn.Module, out: str, shape: Sequence[int], dynamic: bool 
                 verbose=False)
     except Exception as err:  # torch's message is long; say first what to do
         what = 'with a dynamic height and width ' if dynamic else ''
-        hint = ' Try a fixed size (drop --dynamic).' if dynamic else ''
+        hint = (' If torch names a guard that fixes the size ("Constraints violated"), the '
+                'model branches on the input size: export a fixed size (drop --dynamic).'
+                ) if dynamic else ''
         raise RuntimeError(f'ONNX export of {type(model).__name__} {what}failed: '
                            f'{type(err).__name__}.{hint} torch says: {err}') from err
     props = dict(kind=wrapper.kind, input=INPUT_NAME, outputs=list(wrapper.output_names),
