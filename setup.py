@@ -29,5 +29,9 @@ setup(
         'faster-coco-eval',
         'albumentations',
     ],
-    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff']},
+    # ONNX export (tools/deploy/export_onnx.py): onnxscript is torch.onnx's exporter, onnx
+    # and onnxruntime write and check the graph; all wheels.
+    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff', 'onnx', 'onnxruntime',
+                             'onnxscript'],
+                    'deploy': ['onnx', 'onnxruntime', 'onnxscript']},
 )

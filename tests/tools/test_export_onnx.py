@@ -33,6 +33,7 @@ from vitdense.utils import register_all_modules
 
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
+pytest.importorskip('onnxscript')  # torch.onnx.export(dynamo=True) needs it
 register_all_modules()
 
 ROOT = Path(__file__).resolve().parents[2]
