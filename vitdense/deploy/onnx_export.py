@@ -106,8 +106,10 @@ def export_onnx(model: nn.Module, out: str, shape: Sequence[int], dynamic: bool 
                 ) if dynamic else ''
         raise RuntimeError(f'ONNX export of {type(model).__name__} {what}failed: '
                            f'{type(err).__name__}.{hint} torch says: {err}') from err
+    # The preprocessor's mean/std are in the order after its BGR -> RGB swap, if it swaps.
+    order = 'RGB' if getattr(model.data_preprocessor, '_channel_conversion', True) else 'BGR'
     props = dict(kind=wrapper.kind, input=INPUT_NAME, outputs=list(wrapper.output_names),
-                 input_format='RGB float32 pixels 0-255, NCHW',
+                 input_format=f'{order} float32 pixels 0-255, NCHW',
                  mean=wrapper.mean.flatten().tolist(), std=wrapper.std.flatten().tolist(),
                  size_divisor=size_divisor(model), dynamic=dynamic,
                  export_shape=list(shape), **(metadata or {}))

@@ -2,7 +2,7 @@
 folded in and its outputs decoded into boxes and scores (detectors) or logits (segmentors).
 
 The graph takes ``image``: (B, 3, H, W) float32 RGB pixels in [0, 255], i.e. what the data
-preprocessor receives after ``bgr_to_rgb``, before normalisation and padding. Its outputs are
+preprocessor has after its ``bgr_to_rgb``, before normalisation and padding. Its outputs are
 listed in :data:`OUTPUTS` and documented in docs/deploy.md.
 """
 import torch
