@@ -219,13 +219,15 @@ def test_dynamic_export_is_refused_where_the_graph_would_fix_the_size(tmp_path, 
 
 
 def pe_cases() -> list:
-    return [pytest.param(name, getattr(cls, 'TEST_CONFIGS', ({},))[0], id=name)
-            for name, cls in sorted(POS_ENCODINGS.module_dict.items())]
+    cases = [pytest.param(name, getattr(cls, 'TEST_CONFIGS', ({},))[0], 0, id=name)
+             for name, cls in sorted(POS_ENCODINGS.module_dict.items())]
+    # windowed attention (ViTDet): windows of 3 patches, padded at every size below
+    return cases + [pytest.param('LearnedAbsolutePE', {}, 3, id='LearnedAbsolutePE-window3')]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name,extra', pe_cases())
-def test_every_position_encoding_exports_with_a_dynamic_size(name, extra, tmp_path):
+@pytest.mark.parametrize('name,extra,window', pe_cases())
+def test_every_position_encoding_exports_with_a_dynamic_size(name, extra, window, tmp_path):
     """Each registered PE in its slot of a one-block ViT (cls token, reference grid 4 x 6):
     a PE that declares no ``onnx_static_reason`` gives a graph that is right at the export
     size, which is the reference grid (where shortcuts could fix the size), and at two
@@ -236,7 +238,8 @@ def test_every_position_encoding_exports_with_a_dynamic_size(name, extra, tmp_pa
     slot = next(slot for base, slot in PE_SLOTS if issubclass(cls, base))
     torch.manual_seed(0)
     vit = ViT(dict(dim=32, depth=1, num_heads=2), img_size=(32, 48), patch_size=8,
-              use_cls_token=True, cond_pos_indices=(0, ), **{slot: dict(type=name, **extra)})
+              use_cls_token=True, cond_pos_indices=(0, ), window_size=window,
+              **{slot: dict(type=name, **extra)})
     vit.eval()
     for param in vit.parameters():  # zero-initialised tables (relative biases) made non-zero
         torch.nn.init.normal_(param, std=0.2)
