@@ -5,6 +5,7 @@ The graph is :class:`ExportWrapper` (vitdense/deploy/onnx_graph.py) captured by
 The legacy TorchScript exporter (``dynamo=False``) cannot take a symbolic height and width
 through the necks' ``LayerNorm2d`` and is not used (docs/deploy.md).
 """
+import importlib
 import json
 from collections.abc import Sequence
 
@@ -15,8 +16,18 @@ from torch import nn
 from .onnx_graph import ExportWrapper
 
 INPUT_NAME = 'image'
+DEPLOY_PACKAGES = ('onnx', 'onnxruntime', 'onnxscript')
 # Protobuf caps one ONNX file at 2 GiB; larger models keep their weights in ``<out>.data``.
 MAX_INLINE_BYTES = 3 << 29  # 1.5 GiB
+
+
+def require(package: str):
+    """Import an optional deploy dependency, or fail saying how to install it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError as err:
+        raise ImportError(f'ONNX export needs {package!r}: pip install -e \'.[deploy]\' '
+                          f'(installs {", ".join(DEPLOY_PACKAGES)}, all wheels)') from err
 
 
 def static_size_reasons(model: nn.Module) -> dict[str, str]:
@@ -89,6 +100,7 @@ def export_onnx(model: nn.Module, out: str, shape: Sequence[int], dynamic: bool 
         raise ValueError(f'--opset {opset}: the DETR family samples with GridSample, opset 16 or '
                          'later is needed')
     check_export_shape(model, shape, dynamic)
+    require('onnxscript')  # torch.onnx.export(dynamo=True) translates with it
     wrapper = ExportWrapper(model.eval()).eval()
     image = torch.rand(1, 3, *shape) * 255
     weights = sum(p.numel() * p.element_size() for p in wrapper.parameters())
@@ -121,17 +133,14 @@ def export_onnx(model: nn.Module, out: str, shape: Sequence[int], dynamic: bool 
 
 def onnx_metadata(path: str) -> dict:
     """The ``metadata_props`` that :func:`export_onnx` wrote, decoded from JSON."""
-    import onnx  # optional dependency: only the reader of a file needs it
-
-    model = onnx.load(path, load_external_data=False)
+    model = require('onnx').load(path, load_external_data=False)
     return {p.key: json.loads(p.value) for p in model.metadata_props}
 
 
 def run_onnx(path: str, image: np.ndarray) -> dict[str, np.ndarray]:
     """Run the graph at ``path`` in onnxruntime (CPU) on one (B, 3, H, W) float32 image."""
-    import onnxruntime  # optional dependency: only the check needs it
-
-    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    session = require('onnxruntime').InferenceSession(path,
+                                                      providers=['CPUExecutionProvider'])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(None, {INPUT_NAME: image.astype(np.float32)})))
 
