@@ -125,3 +125,16 @@ def test_level_shapes_and_errors():
         multi_scale_deformable_attn(value, SHAPES, locations, weights[..., :2])
     with pytest.raises(ValueError, match=r'positive \(H, W\)'):
         level_shapes([(0, 3)])
+
+
+def test_traced_path_equals_hf_with_gradients(monkeypatch):
+    """While a graph is traced (ONNX export) the sampling runs in plain ops instead of the
+    custom autograd function: same outputs and gradients as the oracle."""
+    monkeypatch.setattr(msda, 'is_tracing', lambda: True)
+    monkeypatch.setattr(msda._MSDeformAttnFunction, 'apply', None)  # must not be reached
+    inputs = make_inputs()
+    out, grads = output_and_grads(multi_scale_deformable_attn, inputs)
+    ref, ref_grads = output_and_grads(hf_msda, inputs)
+    torch.testing.assert_close(out, ref, atol=ATOL, rtol=RTOL)
+    for name, grad, ref_grad in zip(('value', 'locations', 'weights'), grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad, atol=ATOL, rtol=RTOL, msg=name)

@@ -4,6 +4,7 @@ from torch import nn
 
 from vitdense.models.pos_encodings.attention_bias import attend
 from vitdense.models.pos_encodings.base import AttentionPosEncoding, Grid
+from vitdense.models.utils.tracing import is_tracing
 
 
 class Attention(nn.Module):
@@ -46,5 +47,7 @@ class Attention(nn.Module):
                     f'{k.shape[-1]} channels; the attention has head_dim={self.head_dim}. To '
                     f'change the logits with extra channels, return an ExtraChannelsBias '
                     f'(vitdense.models.pos_encodings.attention_bias).')
-        x = attend(q, k, v, bias, self.head_dim ** -0.5)  # (B, heads, N, d)
-        return x.transpose(1, 2).reshape(b, n, -1)  # (B, N, C)
+        x = attend(q, k, v, bias, self.head_dim ** -0.5).transpose(1, 2)  # (B, N, heads, d)
+        if is_tracing():  # torch.export may decompose SDPA into a layout other than it traced
+            x = x.clone(memory_format=torch.contiguous_format)
+        return x.reshape(b, n, -1)  # (B, N, C)

@@ -2,6 +2,8 @@
 import torch
 from torch.nn import functional as F
 
+from vitdense.models.utils.tracing import is_tracing
+
 
 def pad_to_multiple(x: torch.Tensor, multiple: int,
                     value: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -18,13 +20,16 @@ def pad_to_multiple(x: torch.Tensor, multiple: int,
     """
     b, h, w, c = x.shape
     pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if value is None and (pad_h or pad_w):
+    # While a graph is traced the padding is always recorded (maybe of size 0): a branch on a
+    # symbolic size would fix the graph to the export size.
+    tracing = is_tracing()
+    if value is None and (tracing or pad_h or pad_w):
         x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
     elif value is not None:
         value = value.to(x.dtype)
-        if pad_w:
+        if tracing or pad_w:
             x = torch.cat([x, value.expand(b, h, pad_w, c)], dim=2)  # (B, H, Wp, C)
-        if pad_h:
+        if tracing or pad_h:
             x = torch.cat([x, value.expand(b, pad_h, w + pad_w, c)], dim=1)  # (B, Hp, Wp, C)
     return x, (h + pad_h, w + pad_w)
 

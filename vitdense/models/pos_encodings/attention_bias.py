@@ -11,12 +11,16 @@ with ``bias`` one of:
   table-gathered or folded into extra q/k channels).
 
 Attention calls :func:`attend` and never looks at the bias's type beyond this; a new kind of bias
-is a new :class:`AttentionBias` subclass beside its PE, with no change to the attention.
+is a new :class:`AttentionBias` subclass beside its PE, with no change to the attention. While a
+graph is traced (ONNX export, ``torch.compile``) an ``AttentionBias`` is applied through its
+``dense()`` form, which must therefore be traceable (vectorised, no loop over sizes).
 """
 from abc import ABCMeta, abstractmethod
 
 import torch
 from torch.nn import functional as F
+
+from vitdense.models.utils.tracing import is_tracing
 
 
 class AttentionBias(metaclass=ABCMeta):
@@ -84,6 +88,9 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if bias is None or isinstance(bias, torch.Tensor):
         mask = None if bias is None else bias.to(q.dtype)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+    if isinstance(bias, AttentionBias) and is_tracing():  # a graph (ONNX export) holds no custom
+        bias = bias.dense()  # autograd function or Python loop over sizes: the dense bias, SDPA
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=scale)
     if not isinstance(bias, AttentionBias):
         raise TypeError(f'An attention position encoding returned a bias of type '
                         f'{type(bias).__name__}; return None, a tensor, or an AttentionBias '

@@ -24,6 +24,8 @@ from typing import Callable, ClassVar
 import torch
 from torch import nn
 
+from vitdense.models.utils.tracing import is_tracing
+
 from .resample import ResampleMode
 
 Grid = tuple[int, int]
@@ -35,9 +37,14 @@ class PosEncoding(nn.Module, metaclass=ABCMeta):
     Attributes:
         TEST_CONFIGS: extra constructor arguments, one dict per variant, with which the
             registry-wide tests (tests/models/pos_encodings) build this PE in a tiny ViT.
+        onnx_static_reason: why an ONNX graph of a ViT with this PE would be valid only at its
+            export size, or None when a symbolic height and width work (checked for the
+            built-in PEs by tests/tools/test_export_onnx.py); ``tools/deploy/export_onnx.py
+            --dynamic`` refuses a model holding a PE that gives a reason (docs/deploy.md).
     """
 
     TEST_CONFIGS: ClassVar[tuple[dict, ...]] = ({},)
+    onnx_static_reason: ClassVar[str | None] = None
 
     def adapt_state_dict(self, state_dict: dict, prefix: str, meta: dict) -> list[str]:
         """Fit this PE's tensors in a pretrained ``state_dict`` to this module, in place.
@@ -68,14 +75,16 @@ class ResampleCache:
 
     In training, a derived table must be recomputed every forward so that gradients reach the
     parameters; in eval mode (or under ``torch.no_grad``) it is computed once per key and kept
-    until a parameter changes (tracked through the tensors' version counters).
+    until a parameter changes (tracked through the tensors' version counters). While a graph is
+    being traced (``torch.export``, ``torch.compile``, ONNX export) it is always recomputed: the
+    grid may be symbolic, and a cached tensor would enter the graph as a constant.
     """
 
     def __init__(self):
         self._store: dict = {}
 
     def get(self, module: nn.Module, key: tuple, fn: Callable[[], torch.Tensor]) -> torch.Tensor:
-        if module.training and torch.is_grad_enabled():
+        if (module.training and torch.is_grad_enabled()) or is_tracing():
             return fn()
         versions = tuple(p._version for p in module.parameters(recurse=False))
         full_key = key + (versions,)

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vitdense.models.utils.tracing import is_tracing
 from vitdense.registry import POS_ENCODINGS
 
 from .attention_bias import ExtraChannelsBias
@@ -16,10 +17,11 @@ def get_rel_pos(size: int, rel_pos: torch.Tensor) -> torch.Tensor:
     """Embeddings of the offsets between ``size`` query and key positions: (size, size, C).
 
     ``rel_pos`` (L, C) is linearly interpolated (``align_corners=False``) to 2 * size - 1 rows
-    when L differs, as detectron2's ``get_rel_pos`` does for equal query and key sizes.
+    when L differs, as detectron2's ``get_rel_pos`` does for equal query and key sizes (and
+    always while a graph is traced, where ``size`` may be symbolic).
     """
     length = 2 * size - 1
-    if rel_pos.shape[0] != length:
+    if is_tracing() or rel_pos.shape[0] != length:
         table = rel_pos.reshape(1, rel_pos.shape[0], -1).permute(0, 2, 1)  # (1, C, L)
         table = F.interpolate(table, size=length, mode='linear')  # (1, C, 2 * size - 1)
         rel_pos = table.reshape(-1, length).permute(1, 0)  # (2 * size - 1, C)

@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 from torch.nn import functional as F
 
+from vitdense.models.utils.tracing import is_tracing
+
 CACHE_BYTES = 64 << 20  # per cached function
 CacheInfo = namedtuple('CacheInfo', 'hits misses currsize nbytes')
 
@@ -27,7 +29,8 @@ def tensor_cache(max_bytes: int = CACHE_BYTES) -> Callable:
     """``functools.lru_cache`` for functions returning tensors, bounded by their bytes.
 
     Least recently used results are dropped while the total exceeds ``max_bytes``; a result
-    larger than ``max_bytes`` on its own is returned and not kept. ``fn.cache_clear()`` and
+    larger than ``max_bytes`` on its own is returned and not kept. Bypassed while a graph is
+    traced (``vitdense.models.utils.tracing``). ``fn.cache_clear()`` and
     ``fn.cache_info()`` (hits, misses, entries, bytes) as for the functools cache.
     """
     def decorate(fn: Callable) -> Callable:
@@ -36,6 +39,8 @@ def tensor_cache(max_bytes: int = CACHE_BYTES) -> Callable:
 
         @wraps(fn)
         def cached(*args, **kwargs):
+            if is_tracing():  # sizes may be symbolic; a traced tensor must not be kept
+                return fn(*args, **kwargs)
             key = args + tuple(sorted(kwargs.items()))
             if key in store:
                 counts[0] += 1
@@ -64,9 +69,10 @@ def tensor_cache(max_bytes: int = CACHE_BYTES) -> Callable:
 @tensor_cache()
 def grid_coords(h: int, w: int, device: torch.device) -> torch.Tensor:
     """Row-major (y, x) integer coordinates of an h x w grid: (h * w, 2), dtype long."""
-    ys = torch.arange(h, device=device).repeat_interleave(w)  # (h * w,)
-    xs = torch.arange(w, device=device).repeat(h)  # (h * w,)
-    return torch.stack([ys, xs], dim=1)
+    # meshgrid rather than repeat_interleave: ONNX export fixes the repeats at the export size
+    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device),
+                            indexing='ij')  # (h, w) each
+    return torch.stack([ys.reshape(-1), xs.reshape(-1)], dim=1)
 
 
 def grid_offsets(h: int, w: int, device: torch.device) -> torch.Tensor:

@@ -5,6 +5,7 @@ import torch
 
 from .base import Grid
 from .chunked_attention import ChunkedBias
+from .grid import grid_coords
 
 
 class OffsetBias(ChunkedBias):
@@ -57,8 +58,7 @@ class OffsetBias(ChunkedBias):
     def rows(self, factors: tuple[torch.Tensor, ...], start: int, stop: int) -> torch.Tensor:
         """(1, H', r, P + N), gathered in one vectorised step (no loop over grid rows)."""
         blocks, p, (h, w) = factors[0], self.num_prefix, self.hw
-        g = torch.arange(h * w, device=blocks.device)
-        y, x = g // w, g % w
+        y, x = grid_coords(h, w, blocks.device).unbind(1)  # (N,) each; traceable (no % w)
         # query i, key j: blocks[:, x_i, (h - 1) - y_i + y_j, x_j]
         m = (h - 1) - y[:, None] + y[None, :]  # (N, N)
         grid = blocks[:, x[:, None], m, x[None, :]]  # (H', N, N)

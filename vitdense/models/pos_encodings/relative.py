@@ -4,6 +4,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vitdense.models.utils.tracing import is_tracing
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
@@ -26,10 +27,11 @@ def resize_bias_table(table: torch.Tensor, src_hw: Grid, dst_hw: Grid,
                       interpolation: str = 'bicubic') -> torch.Tensor:
     """Resize a ((2H - 1) * (2W - 1), heads) table to ((2h - 1) * (2w - 1), heads).
 
-    The identity when the sizes match; computed in float32 (as the Swin repository's
-    ``load_pretrained``, with ``align_corners=False``).
+    The identity when the sizes match (recorded as a resize while a graph is traced, so that a
+    symbolic size is not fixed at the export size); computed in float32 (as the Swin
+    repository's ``load_pretrained``, with ``align_corners=False``).
     """
-    if tuple(src_hw) == tuple(dst_hw):
+    if not is_tracing() and tuple(src_hw) == tuple(dst_hw):
         return table
     heads = table.shape[1]
     src = (2 * src_hw[0] - 1, 2 * src_hw[1] - 1)

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from vitdense.models.utils.tracing import is_tracing
+
 
 @dataclass(frozen=True)
 class ResampleMode:
@@ -30,9 +32,11 @@ def resample_grid_table(table: torch.Tensor, src_hw: tuple[int, int], dst_hw: tu
                         mode: ResampleMode = ResampleMode()) -> torch.Tensor:
     """Resize a (1, Hs * Ws, C) grid table to (1, Hd * Wd, C); the identity when sizes match.
 
-    Computed in float32 and cast back to the table's dtype.
+    Computed in float32 and cast back to the table's dtype. While a graph is traced the resize
+    is always recorded (at equal sizes it is the identity): the traced size may be symbolic, and
+    a shortcut taken at the export size would fix the graph to it.
     """
-    if tuple(src_hw) == tuple(dst_hw):
+    if not is_tracing() and tuple(src_hw) == tuple(dst_hw):
         return table
     c = table.shape[-1]
     grid = table.float().reshape(1, src_hw[0], src_hw[1], c).permute(0, 3, 1, 2)  # (1, C, Hs, Ws)

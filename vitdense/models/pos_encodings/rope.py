@@ -22,7 +22,7 @@ def rope_positions(hw: Grid, ref_grid: Grid, coords: str, device: torch.device) 
     """
     yx = grid_coords(hw[0], hw[1], device).float()  # (N, 2) as (y, x)
     if coords == 'scaled':
-        yx = yx * yx.new_tensor([ref_grid[0] / hw[0], ref_grid[1] / hw[1]])
+        yx = yx * torch.tensor([ref_grid[0] / hw[0], ref_grid[1] / hw[1]], device=device)
     return yx.flip(1)  # (N, 2) as (x, y)
 
 

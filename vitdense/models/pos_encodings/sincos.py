@@ -40,9 +40,11 @@ def sincos_2d_table(hw: Grid, dim: int, temperature: float = 10000.0,
     if dim % 4:
         raise ValueError(f'2D sin-cos needs dim divisible by 4, got dim={dim}')
     h, w = hw
-    ys = torch.arange(h, dtype=torch.float64).repeat_interleave(w)  # (H * W,)
-    xs = torch.arange(w, dtype=torch.float64).repeat(h)  # (H * W,)
-    table = sincos_embed(torch.stack([xs, ys], dim=-1), dim // 2, temperature)  # (H * W, dim)
+    # meshgrid rather than repeat_interleave: ONNX export fixes the repeats at the export size
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                            torch.arange(w, dtype=torch.float64), indexing='ij')  # (H, W) each
+    coords = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)  # (H * W, 2) as (x, y)
+    table = sincos_embed(coords, dim // 2, temperature)  # (H * W, dim)
     return table[None].to(device=device, dtype=torch.float32)
 
 

@@ -9,6 +9,7 @@ from vitdense.models.utils.ms_deform_attn import (
     level_shapes,
     multi_scale_deformable_attn,
 )
+from vitdense.models.utils.tracing import is_tracing
 from vitdense.registry import MODELS
 
 
@@ -110,7 +111,7 @@ class MultiScaleDeformableAttention(nn.Module):
             raise ValueError(f'reference_points must be (B, Q, L, 2) or (B, Q, L, 4) = '
                              f'{(*query.shape[:2], self.num_levels)} + (2 or 4,), got '
                              f'{tuple(reference_points.shape)}')
-        if level_start_index is not None:
+        if level_start_index is not None and not is_tracing():  # symbolic sizes: no .tolist()
             starts = [0]
             for h, w in shapes[:-1]:
                 starts.append(starts[-1] + h * w)

@@ -11,6 +11,8 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from vitdense.models.utils.ms_deform_attn import SpatialShapes, level_shapes
+
 from .attention import MultiheadAttention
 from .deformable_attention import MultiScaleDeformableAttention
 from .detr_layers import FFN, with_pos
@@ -68,7 +70,7 @@ class DeformableEncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(embed_dims)
 
     def forward(self, x: Tensor, pos: Tensor, reference_points: Tensor,
-                spatial_shapes: Tensor, level_start_index: Tensor,
+                spatial_shapes: SpatialShapes, level_start_index: Tensor,
                 padding_mask: Optional[Tensor]) -> Tensor:
         """x, pos: (B, S, C); reference_points: (B, S, L, 2) -> (B, S, C)."""
         attn = self.self_attn(with_pos(x, pos), reference_points, x, spatial_shapes,
@@ -102,7 +104,7 @@ class DeformableDecoderLayer(nn.Module):
         self.norm3 = nn.LayerNorm(embed_dims)
 
     def forward(self, query: Tensor, query_pos: Tensor, reference_points: Tensor, memory: Tensor,
-                spatial_shapes: Tensor, level_start_index: Tensor,
+                spatial_shapes: SpatialShapes, level_start_index: Tensor,
                 memory_mask: Optional[Tensor], self_attn_mask: Optional[Tensor] = None) -> Tensor:
         """query, query_pos: (B, Q, C); reference_points: (B, Q, L, 4) cxcywh; memory: (B, S, C);
         memory_mask: (B, S) True at padding; self_attn_mask: (Q, Q) True where attention is
@@ -128,12 +130,13 @@ class DeformableEncoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(DeformableEncoderLayer(**layer) for _ in range(num_layers))
 
-    def forward(self, x: Tensor, pos: Tensor, spatial_shapes: Tensor, level_start_index: Tensor,
-                valid_ratios: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
+    def forward(self, x: Tensor, pos: Tensor, spatial_shapes: SpatialShapes,
+                level_start_index: Tensor, valid_ratios: Tensor,
+                padding_mask: Optional[Tensor]) -> Tensor:
         """x, pos: (B, S, C) flattened levels; valid_ratios: (B, L, 2) -> (B, S, C)."""
         if not self.layers:
             return x
-        shapes = [tuple(s) for s in spatial_shapes.tolist()]
+        shapes = level_shapes(spatial_shapes)
         ref = encoder_reference_points(shapes, valid_ratios)  # (B, S, L, 2)
         for layer in self.layers:
             x = layer(x, pos, ref, spatial_shapes, level_start_index, padding_mask)
@@ -166,7 +169,8 @@ class DeformableDecoder(nn.Module):
         self.look_forward_twice = look_forward_twice
 
     def forward(self, query: Tensor, reference: Tensor, memory: Tensor,
-                memory_mask: Optional[Tensor], spatial_shapes: Tensor, level_start_index: Tensor,
+                memory_mask: Optional[Tensor], spatial_shapes: SpatialShapes,
+                level_start_index: Tensor,
                 valid_ratios: Tensor, reg_branches: nn.ModuleList,
                 query_pos: Optional[Tensor] = None,
                 pos_from_reference: Optional[Callable[[Tensor], Tensor]] = None,
@@ -177,7 +181,8 @@ class DeformableDecoder(nn.Module):
             query: (B, Q, C) content queries.
             reference: (B, Q, 4) initial reference boxes, cxcywh in [0, 1] (no gradient).
             memory: (B, S, C) encoder output; memory_mask: (B, S) True at padding.
-            spatial_shapes, level_start_index: (L, 2) and (L,) of the flattened levels.
+            spatial_shapes, level_start_index: (L, 2) (or L (H, W) pairs) and (L,) of the
+                flattened levels.
             valid_ratios: (B, L, 2).
             reg_branches: per layer a box head (B, Q, C) -> (B, Q, 4) logit offsets.
             query_pos: (B, Q, C) fixed query positions, or None to compute them every layer

@@ -25,6 +25,8 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 from torch.nn import functional as F
 
+from vitdense.models.utils.tracing import is_tracing
+
 SpatialShapes = Sequence[tuple[int, int]] | Tensor
 
 # grid_sampler_2d's enums: interpolation 0 = bilinear, padding 0 = zeros.
@@ -36,13 +38,18 @@ _GRAD_MAP_BYTES = 2**20
 
 
 def level_shapes(spatial_shapes: SpatialShapes) -> list[tuple[int, int]]:
-    """``(H, W)`` of each level as Python ints, from a list of pairs or an (L, 2) tensor."""
+    """``(H, W)`` of each level as Python ints, from a list of pairs or an (L, 2) tensor.
+
+    A graph traced with symbolic sizes (ONNX export with a dynamic height and width) must give
+    the list of pairs: reading an (L, 2) tensor back with ``.tolist()`` fixes its values."""
     if isinstance(spatial_shapes, Tensor):
         if spatial_shapes.dim() != 2 or spatial_shapes.shape[1] != 2:
             raise ValueError(f'spatial_shapes must be an (L, 2) tensor of (H, W), got shape '
                              f'{tuple(spatial_shapes.shape)}')
         spatial_shapes = spatial_shapes.tolist()
-    shapes = [(int(h), int(w)) for h, w in spatial_shapes]
+    # Python ints, or symbolic sizes while a graph is traced (int() would fix them).
+    shapes = [tuple(n if isinstance(n, torch.SymInt) else int(n) for n in (h, w))
+              for h, w in spatial_shapes]
     if not shapes or any(h <= 0 or w <= 0 for h, w in shapes):
         raise ValueError(f'spatial_shapes must be one or more positive (H, W), got {shapes}')
     return shapes
@@ -99,6 +106,28 @@ def _heads_per_call(value: Tensor, positions: int) -> int:
         return heads
     fit = _GRAD_MAP_BYTES // (dim * positions * value.element_size())
     return min(heads, max(1, fit, torch.get_num_threads()))
+
+
+def _weighted_samples(value: Tensor, shapes: list[tuple[int, int]], grids: Tensor,
+                      weights: Tensor) -> Tensor:
+    """The forward of :class:`_MSDeformAttnFunction` in plain differentiable ops, batched over
+    images and heads, for graph capture (``torch.export``, ONNX: one ``GridSample`` per level).
+
+    value (B, S, heads, D), grids (B, L, heads, P, Q, 2) in [-1, 1], weights (B, L, heads, P, Q)
+    -> (B, heads, D, Q).
+    """
+    b_size, _, heads, dim = value.shape
+    points, queries = grids.shape[3:5]
+    out = None
+    for level, start, h, w in _levels(shapes):
+        # (B, h * w, heads, D) -> (B, heads, D, h, w) -> (B * heads, D, h, w)
+        level_map = value[:, start:start + h * w].unflatten(1, (h, w)).permute(0, 3, 4, 1, 2)
+        level_map = level_map.reshape(b_size * heads, dim, h, w)
+        grid = grids[:, level].reshape(b_size * heads, points, queries, 2)  # (B * heads, P, Q, 2)
+        weight = weights[:, level].reshape(b_size * heads, 1, points, queries)
+        summed = (_sample(level_map, grid) * weight).sum(2)  # (B * heads, D, Q)
+        out = summed if out is None else out + summed
+    return out.view(b_size, heads, dim, queries)
 
 
 class _MSDeformAttnFunction(torch.autograd.Function):
@@ -208,7 +237,10 @@ def multi_scale_deformable_attn(value: Tensor, spatial_shapes: SpatialShapes,
         weights = attention_weights.to(compute_dtype).permute(0, 3, 2, 4, 1).contiguous()
         if save_samples is None:
             save_samples = grids.shape[1] * grids.shape[3] * queries <= value.shape[1]
-        out = _MSDeformAttnFunction.apply(value.to(compute_dtype).contiguous(), shapes, grids,
-                                          weights, save_samples)  # (B, heads, D, Q)
+        if is_tracing():  # a graph records plain ops, not a Python autograd function
+            out = _weighted_samples(value.to(compute_dtype), shapes, grids, weights)
+        else:
+            out = _MSDeformAttnFunction.apply(value.to(compute_dtype).contiguous(), shapes,
+                                              grids, weights, save_samples)  # (B, heads, D, Q)
     # (B, heads, D, Q) -> (B, Q, heads, D) -> (B, Q, heads * D)
     return out.permute(0, 3, 1, 2).reshape(b, queries, heads * dim).to(value.dtype)

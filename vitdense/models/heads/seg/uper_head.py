@@ -5,6 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vitdense.models.layers import AdaptiveAvgPool2d
 from vitdense.registry import MODELS
 from vitdense.structures import ShapeSpec
 
@@ -57,7 +58,7 @@ class UPerHead(BaseDecodeHead):
         widths = [self.input_shape[n].channels for n in self.in_features]
         top = widths[-1]
         self.ppm = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(s), conv_norm_relu(top, channels, 1, norm))
+            nn.Sequential(AdaptiveAvgPool2d(s), conv_norm_relu(top, channels, 1, norm))
             for s in pool_scales)
         self.ppm_bottleneck = conv_norm_relu(top + len(pool_scales) * channels, channels, 3, norm)
         self.lateral_convs = nn.ModuleList(conv_norm_relu(w, channels, 1, norm)

@@ -41,7 +41,8 @@ def encoder_proposals(memory: Tensor, memory_mask: Tensor, spatial_shapes: Seque
                                 torch.arange(width, dtype=torch.float32, device=memory.device),
                                 indexing='ij')  # (H, W) each
         grid = torch.stack((xs, ys), dim=-1).reshape(1, -1, 2) + 0.5  # (1, H * W, 2)
-        grid = grid / (ratio[:, None] * grid.new_tensor([width, height]))  # (B, H * W, 2)
+        size = torch.tensor([width, height], dtype=torch.float32, device=memory.device)
+        grid = grid / (ratio[:, None] * size)  # (B, H * W, 2)
         wh = torch.full_like(grid, 0.05 * 2.0 ** level)
         proposals.append(torch.cat((grid, wh), dim=-1))  # (B, H * W, 4)
     proposals = torch.cat(proposals, dim=1)  # (B, S, 4)
@@ -237,7 +238,8 @@ class DeformableDETRHead(nn.Module):
         return self._decode(levels, self._encode(levels))
 
     def _encode(self, levels: dict) -> Tensor:
-        return self.encoder(levels['src'], levels['pos'], levels['spatial_shapes'],
+        # The levels' (H, W) as Python pairs: symbolic sizes survive graph capture (ONNX export)
+        return self.encoder(levels['src'], levels['pos'], levels['shapes'],
                             levels['level_start_index'], levels['valid_ratios'], levels['mask'])
 
     def _decode(self, levels: dict, memory: Tensor, dn: Optional[dict] = None) -> dict:
@@ -251,7 +253,7 @@ class DeformableDETRHead(nn.Module):
                     else dict(query_pos=queries['query_pos']))
         hidden, boxes = self.decoder(
             queries['query'], queries['reference'], memory, levels['mask'],
-            levels['spatial_shapes'], levels['level_start_index'], levels['valid_ratios'],
+            levels['shapes'], levels['level_start_index'], levels['valid_ratios'],
             self.reg_branches[:-1], **position,
             self_attn_mask=None if dn is None else dn['attn_mask'])
         layers = [dict(pred_logits=cls(h), pred_boxes=b)
