@@ -4,9 +4,8 @@ import os.path as osp
 from typing import Callable, ClassVar, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.dataset import BaseDataset
 
-from vitdense.datasets.metainfo import complete_metainfo
+from vitdense.datasets.metainfo import CompletedMetainfo
 from vitdense.datasets.paths import ADE20K_HINT, require_path
 from vitdense.registry import DATASETS
 
@@ -64,7 +63,7 @@ ADE20K_PALETTE = (
 
 
 @DATASETS.register_module()
-class ADE20KDataset(BaseDataset):
+class ADE20KDataset(CompletedMetainfo):
     """Images and label PNGs in twin folders, as mmseg 1.x reads ADE20K.
 
     Each ``data_list`` entry has ``img_path``, ``seg_map_path`` (None without a label folder),
@@ -119,10 +118,6 @@ class ADE20KDataset(BaseDataset):
                          data_prefix=data_prefix, filter_cfg=None, indices=indices,
                          serialize_data=serialize_data, pipeline=list(pipeline),
                          test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
-
-    @classmethod
-    def _load_metainfo(cls, metainfo: Optional[dict | Config] = None) -> dict:
-        return complete_metainfo(super()._load_metainfo(metainfo), metainfo)
 
     def load_data_list(self) -> list[dict]:
         """List the images (from ``ann_file`` or the image folder) and their label files."""

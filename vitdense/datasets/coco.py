@@ -7,9 +7,8 @@ from collections import defaultdict
 from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.dataset import BaseDataset
 
-from vitdense.datasets.metainfo import complete_metainfo, make_palette
+from vitdense.datasets.metainfo import CompletedMetainfo, make_palette
 from vitdense.datasets.paths import COCO_HINT, require_path
 from vitdense.registry import DATASETS
 
@@ -76,7 +75,7 @@ def filter_detection_data(data_list: list[dict], filter_cfg: dict) -> list[dict]
 
 
 @DATASETS.register_module()
-class CocoDataset(BaseDataset):
+class CocoDataset(CompletedMetainfo):
     """Boxes from a COCO-format annotation file, as mmdet 3.x reads them.
 
     Each ``data_list`` entry has ``img_path``, ``img_id``, ``height``, ``width`` and
@@ -120,10 +119,6 @@ class CocoDataset(BaseDataset):
                          data_prefix=data_prefix, filter_cfg=filter_cfg, indices=indices,
                          serialize_data=serialize_data, pipeline=list(pipeline),
                          test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
-
-    @classmethod
-    def _load_metainfo(cls, metainfo: Optional[dict | Config] = None) -> dict:
-        return complete_metainfo(super()._load_metainfo(metainfo), metainfo)
 
     def load_data_list(self) -> list[dict]:
         """Read the annotation file into ``data_list`` entries (see the class docstring)."""

@@ -2,6 +2,7 @@
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.dataset import BaseDataset
 
 
 def make_palette(num: int) -> list[tuple[int, int, int]]:
@@ -51,3 +52,12 @@ def complete_metainfo(metainfo: dict, override: Optional[dict | Config]) -> dict
                          f'the {num} classes; give an int in 0..{num - 1} (the label value of '
                          f'the background class) or leave it out.')
     return metainfo
+
+
+class CompletedMetainfo(BaseDataset):
+    """mmengine's ``BaseDataset`` whose meta information goes through
+    :func:`complete_metainfo` (class tuple, palette for overridden classes, background index)."""
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict | Config] = None) -> dict:
+        return complete_metainfo(super()._load_metainfo(metainfo), metainfo)

@@ -2,10 +2,9 @@
 from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.dataset import BaseDataset
 
 from vitdense.datasets.coco import CocoDataset
-from vitdense.datasets.metainfo import complete_metainfo
+from vitdense.datasets.metainfo import CompletedMetainfo
 from vitdense.datasets.paths import COCO_HINT, require_path
 from vitdense.registry import DATASETS
 
@@ -34,7 +33,7 @@ def object_entries(images: Sequence[dict], min_size: float) -> list[dict]:
 
 
 @DATASETS.register_module()
-class ObjectCropDataset(BaseDataset):
+class ObjectCropDataset(CompletedMetainfo):
     """The objects of a COCO-format detection file as image-classification samples.
 
     Each entry is one object: ``img_path``, ``img_id``, ``bbox`` [x1, y1, x2, y2] (clipped to the
@@ -73,10 +72,6 @@ class ObjectCropDataset(BaseDataset):
                          data_prefix=data_prefix, indices=indices,
                          serialize_data=serialize_data, pipeline=list(pipeline),
                          test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
-
-    @classmethod
-    def _load_metainfo(cls, metainfo: Optional[dict | Config] = None) -> dict:
-        return complete_metainfo(super()._load_metainfo(metainfo), metainfo)
 
     def load_data_list(self) -> list[dict]:
         """Read the file with :class:`CocoDataset` and flatten it (see the class docstring)."""

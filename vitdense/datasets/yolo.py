@@ -15,11 +15,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from vitdense.datasets.coco import check_filter_cfg, clip_coco_box, filter_detection_data
-from vitdense.datasets.metainfo import complete_metainfo
+from vitdense.datasets.metainfo import CompletedMetainfo
 from vitdense.datasets.yolo_format import (
     image_size,
     label_path,
@@ -36,7 +35,7 @@ CLIP_TOLERANCE_PX = 0.01
 
 
 @DATASETS.register_module()
-class YoloDataset(BaseDataset):
+class YoloDataset(CompletedMetainfo):
     """Boxes from YOLO label files (``class cx cy w h`` per line, fractions of the image size).
 
     Each ``data_list`` entry is what :class:`CocoDataset` gives, so the same pipelines work:
@@ -86,10 +85,6 @@ class YoloDataset(BaseDataset):
                          data_prefix=dict(), filter_cfg=filter_cfg, indices=indices,
                          serialize_data=serialize_data, pipeline=list(pipeline),
                          test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
-
-    @classmethod
-    def _load_metainfo(cls, metainfo: Optional[dict | Config] = None) -> dict:
-        return complete_metainfo(super()._load_metainfo(metainfo), metainfo)
 
     def load_data_list(self) -> list[dict]:
         """Read every image header and label file of the split (see the class docstring)."""
