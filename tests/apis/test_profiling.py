@@ -44,8 +44,10 @@ def test_profile_covers_every_stage_and_adds_up(shapes_root, config, amp):
     assert profile.flops > 0 and profile.matmul_flops_per_s > 0 and profile.utilisation > 0
     assert all(profile.stages[key] > 0 for key in MODEL_STAGES), profile.stages
     # exclusive timers inside the step: never more than the step, and nothing big left out
-    assert 0.9 * profile.step <= profile.model_stage_sum <= profile.step
-    assert 0.9 * profile.total <= profile.stage_sum <= profile.total
+    # Stages and totals are medians over iterations, taken separately: a sum of medians may
+    # exceed the median of the sums by a little when the machine is loaded (seen: 0.3 %).
+    assert 0.9 * profile.step <= profile.model_stage_sum <= 1.02 * profile.step
+    assert 0.9 * profile.total <= profile.stage_sum <= 1.02 * profile.total
     assert profile.plain_step > 0
 
 
