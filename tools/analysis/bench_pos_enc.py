@@ -23,8 +23,13 @@ CPU allocator took from the OS for activations, gradients and temporaries, slack
     python tools/analysis/bench_pos_enc.py                   # all PEs, both settings
     python tools/analysis/bench_pos_enc.py --threads 1 --inference  # on a shared machine
     python tools/analysis/bench_pos_enc.py --bf16 --repeats 5 --pes rope-mixed --no-memory
+    python tools/analysis/bench_pos_enc.py --pes rel-bias rel-bias@dense  # chunked vs dense
+
+``PE@dense`` rows (rel-bias, decomposed, irpe-bias) run the same model with its attention bias
+applied densely in SDPA (``dense_attention_bias``), the path before the chunked attention.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -35,6 +40,7 @@ from typing import Callable
 import torch
 
 from vitdense.models.backbones import ViT
+from vitdense.models.pos_encodings.attention_bias import dense_attention_bias
 from vitdense.utils.benchmark import rss_bytes
 from vitdense.utils.progress import progress
 
@@ -56,6 +62,15 @@ PES = {
     'rope-axial': dict(attn_pos_enc=dict(type='RoPE2d', mode='axial')),
     'rope-mixed': dict(attn_pos_enc=dict(type='RoPE2d', mode='mixed')),
 }
+# The learned-bias PEs again, their AttentionBias applied densely in SDPA (the path before the
+# chunked attention, and the one a traced graph takes): the reference for the chunked path.
+DENSE = '@dense'
+PES.update({f'{pe}{DENSE}': PES[pe] for pe in ('rel-bias', 'decomposed', 'irpe-bias')})
+
+
+def bias_path(pe: str):
+    """The context a model of ``pe`` runs in: the dense reference path for ``...@dense``."""
+    return dense_attention_bias() if pe.endswith(DENSE) else contextlib.nullcontext()
 
 
 def build(setting: str, pe: str) -> ViT:
@@ -86,15 +101,17 @@ def time_all(setting: str, pes: list[str], repeats: int, bf16: bool, inference: 
     models = {pe: build(setting, pe) for pe in pes}
     runs = {'train': train_step} | ({'eval': eval_forward} if inference else {})
     times = {pe: {run: [] for run in runs} for pe in pes}
-    for model in models.values():
+    for pe, model in models.items():
         for fn in runs.values():
-            fn(model, small, bf16)
+            with bias_path(pe):
+                fn(model, small, bf16)
     for _ in range(repeats):
         for pe, model in models.items():
             for run, fn in runs.items():
-                start = clock()
-                fn(model, x, bf16)
-                times[pe][run].append(clock() - start)
+                with bias_path(pe):
+                    start = clock()
+                    fn(model, x, bf16)
+                    times[pe][run].append(clock() - start)
     return {pe: {run: statistics.median(t) for run, t in per.items()} for pe, per in
             times.items()}
 
@@ -102,11 +119,13 @@ def time_all(setting: str, pes: list[str], repeats: int, bf16: bool, inference: 
 def child_memory(setting: str, pe: str, bf16: bool) -> None:
     """Runs in a subprocess: prints the peak RSS increase (bytes) of one train step as JSON."""
     model = build(setting, pe)
-    train_step(model, torch.randn(1, 3, 64, 64), bf16)
+    with bias_path(pe):
+        train_step(model, torch.randn(1, 3, 64, 64), bf16)
     h, w = SETTINGS[setting]['img_size']
     x = torch.randn(1, 3, h, w)
     before = rss_bytes('VmRSS')
-    train_step(model, x, bf16)
+    with bias_path(pe):
+        train_step(model, x, bf16)
     print(json.dumps({'peak_delta': rss_bytes('VmHWM') - before}))
 
 
@@ -143,11 +162,11 @@ def main() -> None:
         mems = ({} if args.no_memory else
                 {pe: memory(setting, pe, args.bf16, args.threads) for pe in pes})
         print(f'\n{setting}: {SETTINGS[setting]}')
-        header = f"{'PE':<16}{'train s':>9}{'x none':>8}"
+        header = f"{'PE':<20}{'train s':>9}{'x none':>8}"
         header += f"{'eval s':>9}{'x none':>8}" if args.inference else ''
         print(header + (f"{'peak MB':>9}{'x none':>8}" if mems else ''))
         for pe in pes:
-            row = f'{pe:<16}'
+            row = f'{pe:<20}'
             for run in times[pe]:
                 row += f"{times[pe][run]:>9.3f}{times[pe][run] / times['none'][run]:>8.2f}"
             if mems:

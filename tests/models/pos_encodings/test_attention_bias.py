@@ -104,3 +104,24 @@ def test_bad_returns_are_named_errors():
         Attention(8, 2, pos_enc=WideningPE())(x, (2, 2), 0)
     with pytest.raises(TypeError, match='bias of type list.*AttentionBias'):
         Attention(8, 2, pos_enc=ListBiasPE())(x, (2, 2), 0)
+
+
+def test_dense_attention_bias_applies_the_dense_form_with_the_same_result(monkeypatch):
+    """The reference path of bench_pos_enc.py's '@dense' rows (and of traced graphs)."""
+    from vitdense.models.pos_encodings import OffsetBias, RelPosBiasPE, attention_bias
+
+    torch.manual_seed(0)
+    pe = RelPosBiasPE(num_heads=2, head_dim=4, ref_grid=(3, 3), init_std=1.0)
+    attn = Attention(8, 2, pos_enc=pe).double()
+    x = torch.randn(2, 1 + 12, 8, dtype=torch.float64)
+    chunked = attn(x, (3, 4), 1)
+
+    def no_apply(*args):
+        raise AssertionError('the chunked path ran inside dense_attention_bias()')
+
+    monkeypatch.setattr(OffsetBias, 'apply', no_apply)
+    with attention_bias.dense_attention_bias():
+        dense = attn(x, (3, 4), 1)
+    torch.testing.assert_close(dense, chunked)
+    with pytest.raises(AssertionError, match='chunked path ran'):  # outside: chunked again
+        attn(x, (3, 4), 1)

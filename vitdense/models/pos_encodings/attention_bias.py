@@ -16,11 +16,27 @@ graph is traced (ONNX export, ``torch.compile``) an ``AttentionBias`` is applied
 ``dense()`` form, which must therefore be traceable (vectorised, no loop over sizes).
 """
 from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 from torch.nn import functional as F
 
 from vitdense.models.utils.tracing import is_tracing
+
+_DENSE = [False]
+
+
+@contextmanager
+def dense_attention_bias() -> Iterator[None]:
+    """Within this block every ``AttentionBias`` is applied through its ``dense()`` form in SDPA
+    (autograd keeps the N x N bias): the path a traced graph takes, and the reference that
+    ``tools/analysis/bench_attention_bias.py`` times the chunked path against."""
+    _DENSE[0] = True
+    try:
+        yield
+    finally:
+        _DENSE[0] = False
 
 
 class AttentionBias(metaclass=ABCMeta):
@@ -88,7 +104,7 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if bias is None or isinstance(bias, torch.Tensor):
         mask = None if bias is None else bias.to(q.dtype)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
-    if isinstance(bias, AttentionBias) and is_tracing():  # a graph (ONNX export) holds no custom
+    if isinstance(bias, AttentionBias) and (is_tracing() or _DENSE[0]):  # a graph holds no custom
         bias = bias.dense()  # autograd function or Python loop over sizes: the dense bias, SDPA
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=scale)
     if not isinstance(bias, AttentionBias):
