@@ -196,3 +196,14 @@ def test_default_canvas_is_byte_identical_to_canvas_scale_one(tmp_path):
     generate_shapes(b, seed=7, num_train=1, num_val=2, canvas_scale=1.0)
     for sub in ('val/000001.jpg', 'annotations/instances_val.json', 'shapes_meta.json'):
         assert open(os.path.join(a, sub), 'rb').read() == open(os.path.join(b, sub), 'rb').read()
+
+
+def test_canvas_scale_keeps_the_object_density(tmp_path):
+    import json
+    counts = {}
+    for scale in (1.0, 2.0):
+        out = str(tmp_path / f's{scale}')
+        generate_shapes(out, seed=5, num_train=1, num_val=40, canvas_scale=scale)
+        with open(os.path.join(out, 'annotations/instances_val.json')) as f:
+            counts[scale] = len(json.load(f)['annotations'])
+    assert 2.5 * counts[1.0] < counts[2.0] < 6 * counts[1.0]  # ~4x the objects on 4x the area

@@ -91,38 +91,44 @@ def save(points: list[SweepPoint], out_dir: str) -> None:
 
 
 def plot(points: list[SweepPoint], path: str, title: str | None = None) -> None:
-    """Headline metric against scale: a panel per mode, a line per model (and aspect)."""
+    """Headline metric against scale: a row of panels per metric (mAP and mIoU live on different
+    scales), a column per mode, a line per model (and aspect)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     modes = sorted({p.mode for p in points}, key=MODES.index)
-    fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 4.2), squeeze=False)
+    metrics = list(dict.fromkeys(p.metric for p in points))
+    fig, axes = plt.subplots(len(metrics), len(modes), figsize=(5.5 * len(modes),
+                                                                 4.2 * len(metrics)),
+                             squeeze=False)
     styles = ['-', '--', ':', '-.']
     aspects = sorted({p.aspect for p in points})
     models = list(dict.fromkeys(p.model for p in points))
     colours = plt.get_cmap('tab20' if len(models) > 10 else 'tab10')
-    for ax, mode in zip(axes[0], modes):
-        for m, model in enumerate(models):
-            for a, aspect in enumerate(aspects):
-                line = sorted((p.scale, p.value) for p in points
-                              if (p.model, p.mode, p.aspect) == (model, mode, aspect))
-                if not line:
-                    continue
-                label = model if len(aspects) == 1 else f'{model} (aspect {aspect:g})'
-                ax.plot([s for s, _ in line], [v for _, v in line], styles[a % len(styles)],
-                        marker='o', ms=3, color=colours(m % colours.N), label=label)
-        metric = next(p.metric for p in points if p.mode == mode)
-        ax.set_xscale('log', base=2)
-        scales = sorted({p.scale for p in points if p.mode == mode})
-        ax.set_xticks(scales, [f'{s:g}' for s in scales])
-        ax.axvline(1.0, color='grey', lw=0.8, ls=':')
-        ax.set_xlabel('test scale (x the training resolution)')
-        ax.set_ylabel(metric)
-        ax.set_title({'zoom': 'zoom: images resized (objects grow)',
-                      'canvas': 'canvas: larger canvas, same object sizes'}[mode], fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    titles = {'zoom': 'zoom: images resized (objects grow)',
+              'canvas': 'canvas: larger canvas, same object sizes'}
+    for row, metric in enumerate(metrics):
+        for ax, mode in zip(axes[row], modes):
+            for m, model in enumerate(models):
+                for a, aspect in enumerate(aspects):
+                    line = sorted((p.scale, p.value) for p in points if p.metric == metric and
+                                  (p.model, p.mode, p.aspect) == (model, mode, aspect))
+                    if not line:
+                        continue
+                    label = model if len(aspects) == 1 else f'{model} (aspect {aspect:g})'
+                    ax.plot([s for s, _ in line], [v for _, v in line], styles[a % len(styles)],
+                            marker='o', ms=3, color=colours(m % colours.N), label=label)
+            ax.set_xscale('log', base=2)
+            scales = sorted({p.scale for p in points if p.mode == mode})
+            ax.set_xticks(scales, [f'{s:g}' for s in scales])
+            ax.axvline(1.0, color='grey', lw=0.8, ls=':')
+            ax.set_xlabel('test scale (x the training resolution)')
+            ax.set_ylabel(metric)
+            ax.set_title(titles[mode], fontsize=10)
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

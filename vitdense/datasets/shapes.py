@@ -174,8 +174,9 @@ def render_scene(rng: np.random.Generator, noise: np.ndarray, canvas_scale: floa
             ``canvas_scale`` when larger than 1); a random window of it, scaled, is the scene's
             sensor noise (cheaper than fresh noise per scene).
         canvas_scale: image sides are the default ones times this, while object sizes keep
-            their default distribution (drawn from the default sides): only the canvas, and a
-            model's token grid, changes. 1 gives the default scenes, byte for byte.
+            their default distribution (drawn from the default sides) and the number of objects
+            grows with the area (up to MAX_OBJECTS x scale², the same density): only the canvas,
+            and a model's token grid, changes. 1 gives the default scenes, byte for byte.
 
     Returns:
         img: (H, W, 3) uint8 BGR.
@@ -187,9 +188,10 @@ def render_scene(rng: np.random.Generator, noise: np.ndarray, canvas_scale: floa
     h, w = (h0, w0) if canvas_scale == 1 else (max(round(h0 * canvas_scale), MIN_OBJECT_SIZE_PX),
                                                max(round(w0 * canvas_scale), MIN_OBJECT_SIZE_PX))
     img = _background(rng, h, w)
-    inst = np.zeros((h, w), np.uint8)  # index (1-based) of the top-most object, 0 = none
+    inst = np.zeros((h, w), np.uint16)  # index (1-based) of the top-most object, 0 = none
     drawn = []  # (index k, category_id, full area, (x0, y0, x1, y1) region in the image)
-    for k in range(1, int(rng.integers(1, MAX_OBJECTS + 1)) + 1):
+    most = MAX_OBJECTS if canvas_scale == 1 else max(round(MAX_OBJECTS * canvas_scale ** 2), 1)
+    for k in range(1, int(rng.integers(1, most + 1)) + 1):  # as many per area as by default
         cat = int(rng.integers(len(SHAPES_CLASSES)))
         size = float(np.exp(rng.uniform(np.log(MIN_OBJECT_SIZE), np.log(min(h0, w0) / 2))))
         mask = draw_shape(SHAPES_CLASSES[cat], size, rng)
@@ -210,7 +212,7 @@ def render_scene(rng: np.random.Generator, noise: np.ndarray, canvas_scale: floa
     img = cv2.scaleAdd(noise[ny:ny + h, nx:nx + w], rng.uniform(2, 12), img)
     img = np.clip(img, 0, 255).astype(np.uint8)
 
-    lut = np.zeros(MAX_OBJECTS + 1, np.uint8)
+    lut = np.zeros(most + 1, np.uint8)
     objects = []
     for k, cat_id, full_area, (x0, y0, x1, y1) in drawn:
         lut[k] = cat_id
