@@ -12,6 +12,7 @@ Two ways to change the resolution, which separate two effects a plain resize mix
 ``aspect`` (zoom only) stretches the width by ``sqrt(aspect)`` and shrinks the height by it.
 """
 import copy
+import json
 import math
 import os.path as osp
 from dataclasses import asdict, dataclass
@@ -136,7 +137,6 @@ def sweep_cfg(cfg: Config, mode: str, scale: float, aspect: float, canvas_root: 
 def shapes_val_settings(cfg: Config) -> tuple[int, int]:
     """(seed, num_val) of the shapes set the config tests on (its shapes_meta.json), so that the
     canvas val sets are drawn from the same scenes' seeds; (0, 300) without the file."""
-    import json
     meta = osp.join(cfg.test_dataloader.dataset.get('data_root', ''), 'shapes_meta.json')
     if not osp.isfile(meta):
         return 0, 300

@@ -225,6 +225,11 @@ def plot_learning_curves(panels: list[list[Curve]], out: str, title: str | None 
         ax.set_xlim(left=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize='small')
+    return save_figure(fig, out, title)
+
+
+def save_figure(fig: Figure, out: str, title: str | None = None) -> Figure:
+    """Title ``fig``, write it to ``out`` (a PNG; its folder is made) and return it."""
     if title:
         fig.suptitle(title)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

@@ -6,8 +6,6 @@ file or a work dir, ``val/`` and ``train/`` prefixes removed). A training line's
 ``step``; a validation line (no ``iter``) is placed at the iteration of the training line before
 it, since mmengine logs it with ``step`` = epoch (0 in iteration-based training) by default.
 """
-import os
-import os.path as osp
 import statistics
 from dataclasses import dataclass
 
@@ -15,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .learning_curves import RunLog, validation_metrics
+from .learning_curves import RunLog, save_figure, validation_metrics
 
 
 def key_series(lines: list[dict], key: str) -> tuple[list[int], list[float]]:
@@ -64,11 +62,7 @@ def plot_keys(runs: list[RunLog], keys: list[str], out: str, title: str | None =
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend(fontsize='small')
-    if title:
-        fig.suptitle(title)
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=120)
-    return fig
+    return save_figure(fig, out, title)
 
 
 @dataclass(frozen=True)
