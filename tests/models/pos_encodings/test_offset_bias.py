@@ -5,8 +5,8 @@ import torch
 
 from vitdense.models.pos_encodings import chunked_attention as module
 from vitdense.models.pos_encodings.grid import tensor_cache
+from vitdense.models.pos_encodings.irpe import irpe_bucket_ids
 from vitdense.models.pos_encodings.offset_bias import OffsetBias
-from vitdense.models.pos_encodings.relative import relative_position_index
 
 
 def dense_attention(q, k, v, bias, scale):
@@ -62,10 +62,10 @@ def test_tensor_cache_is_bounded_in_bytes():
 def test_a_sweep_over_sizes_keeps_the_index_caches_bounded():
     """Many grid sizes (as a resolution sweep runs) do not pile up (N, N) indices."""
     from vitdense.models.pos_encodings.grid import CACHE_BYTES
-    relative_position_index.cache_clear()
+    irpe_bucket_ids.cache_clear()  # iRPE's contextual mode: the one (N, N) index left
     for side in range(8, 48, 4):
-        relative_position_index((side, side), torch.device('cpu'))
-    assert 0 < relative_position_index.cache_info().nbytes <= CACHE_BYTES
+        irpe_bucket_ids('product', (side, side), 0, 1.9, 3.8, 15.2, torch.device('cpu'))
+    assert 0 < irpe_bucket_ids.cache_info().nbytes <= CACHE_BYTES
 
 
 @pytest.mark.parametrize('chunk', [1 << 22, 37, 1])

@@ -7,7 +7,7 @@ from .decomposed import DecomposedRelPosPE, get_rel_pos
 from .decomposed_attention import DecomposedBias, decomposed_bias_attention
 from .irpe import IRPE, piecewise_index
 from .offset_bias import OffsetBias
-from .relative import RelPosBiasPE, relative_position_index, resize_bias_table
+from .relative import RelPosBiasPE, resize_bias_table
 from .resample import ResampleMode, resample_grid_table
 from .rope import RoPE2d
 from .sincos import SinCos2dPE, sincos_2d_table, sincos_embed
@@ -19,5 +19,5 @@ __all__ = ['AttentionBias', 'AttentionPosEncoding', 'ChunkedBias', 'ConditionalP
            'LearnedAbsolutePE', 'RelPosBiasPE', 'ResampleCache', 'ResampleMode', 'RoPE2d',
            'SinCos2dPE', 'TokenPosEncoding', 'WindowTiledAbsolutePE', 'attend',
            'decomposed_bias_attention', 'get_rel_pos', 'piecewise_index',
-           'relative_position_index', 'resample_grid_table', 'resize_bias_table',
+           'resample_grid_table', 'resize_bias_table',
            'sincos_2d_table', 'sincos_embed']

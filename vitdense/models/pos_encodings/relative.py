@@ -8,19 +8,8 @@ from vitdense.models.utils.tracing import is_tracing
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid, ResampleCache
-from .grid import device_key, grid_offsets, tensor_cache
+from .grid import device_key
 from .offset_bias import OffsetBias
-
-
-@tensor_cache()
-def relative_position_index(hw: Grid, device: torch.device) -> torch.Tensor:
-    """Swin's index ``(dy + h - 1) * (2w - 1) + (dx + w - 1)`` for all token pairs: (N, N).
-
-    Cached per (size, device), bounded in bytes (``grid.tensor_cache``).
-    """
-    h, w = hw
-    offsets = grid_offsets(h, w, device)  # (N, N, 2)
-    return (offsets[..., 0] + h - 1) * (2 * w - 1) + (offsets[..., 1] + w - 1)
 
 
 def resize_bias_table(table: torch.Tensor, src_hw: Grid, dst_hw: Grid,
