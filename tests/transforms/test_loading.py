@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vitdense.transforms import LoadAnnotations, LoadImageFromFile
+from vitdense.transforms import LoadAnnotations, LoadImageFromFile, loading
 
 
 def test_grayscale_and_rgba_load_as_three_channel_bgr(tmp_path):
@@ -19,6 +19,31 @@ def test_grayscale_and_rgba_load_as_three_channel_bgr(tmp_path):
     out = LoadImageFromFile(to_float32=True)(dict(img_path=str(tmp_path / 'bgra.png')))
     assert out['img'].shape == (61, 93, 3) and out['img'].dtype == np.float32
     assert (out['img'] == bgra[..., :3]).all()
+
+
+def test_the_decode_cache_returns_copies_and_evicts_the_least_recent(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f'{i}.png'))
+        cv2.imwrite(paths[-1], rng.integers(0, 256, (10, 20, 3), dtype=np.uint8))
+    load = LoadImageFromFile(cache_bytes=2 * 10 * 20 * 3)  # room for two images
+    decoded, real_decode = [], loading.decode
+    monkeypatch.setattr(loading, 'decode', lambda path, *a: decoded.append(path) or real_decode(
+        path, *a))
+    first = load(dict(img_path=paths[0]))['img']
+    first[:] = 0  # a later transform writing to its image must not reach the cache
+    again = load(dict(img_path=paths[0]))['img']
+    assert (again == cv2.imread(paths[0])).all() and decoded == [paths[0]]
+    load(dict(img_path=paths[1]))
+    load(dict(img_path=paths[0]))  # 0 is now the most recent: 1 goes out for 2
+    load(dict(img_path=paths[2]))
+    load(dict(img_path=paths[0]))
+    assert decoded == [paths[0], paths[1], paths[2]]
+    load(dict(img_path=paths[1]))
+    assert decoded[-1] == paths[1] and load._cached_bytes <= load.cache_bytes
+    with pytest.raises(ValueError, match='cache_bytes must be >= 0'):
+        LoadImageFromFile(cache_bytes=-1)
 
 
 def test_missing_image_names_the_path(tmp_path):

@@ -7,6 +7,7 @@ from .fsdp import PortableFSDP, is_vit_block, vit_block_policy
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
 from .nonfinite_hook import NonFiniteError, NonFiniteHook
 from .optim_wrapper import AutocastOptimWrapper, ShardedOptimWrapper
+from .resource_monitor_hook import ResourceMonitorHook
 from .rng_state_hook import RngStateHook
 from .skipped_files_hook import SkippedFilesHook
 from .sync_bn import PortableSyncBatchNorm, convert_sync_batchnorm
@@ -14,7 +15,8 @@ from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'AutocastOptimWrapper',
            'CheckpointFitHook', 'EvalProgressHook', 'NonFiniteError', 'NonFiniteHook',
-           'PortableFSDP', 'PortableSyncBatchNorm', 'RngStateHook', 'ShardedOptimWrapper',
+           'PortableFSDP', 'PortableSyncBatchNorm', 'ResourceMonitorHook', 'RngStateHook',
+           'ShardedOptimWrapper',
            'SkippedFilesHook', 'TRAIN_MINUTES_KEY', 'TrainTimeHook', 'apply_compat',
            'atomic_write', 'convert_sync_batchnorm', 'is_vit_block', 'setup_distributed',
            'vit_block_policy']

@@ -1,5 +1,6 @@
 """Loading transforms: decode the image, read boxes and the label map (mmdet/mmseg keys)."""
 import os
+from collections import OrderedDict
 from typing import Optional
 
 import cv2
@@ -58,23 +59,49 @@ class LoadImageFromFile(BaseTransform):
     Args:
         to_float32: return a float32 image.
         on_error: 'fail' or 'skip'.
+        cache_bytes: keep decoded images in this process, least recently used out first, up
+            to this many bytes (0: no cache). For pipelines that read one file many times, as
+            the object-crop pretraining does (one sample per object); each loader worker
+            holds its own cache. The transform returns a copy, so later transforms may write
+            to it.
         backend_args: only None (local files) is supported; kept for mmdet configs.
     """
 
     def __init__(self, to_float32: bool = False, on_error: str = 'fail',
-                 backend_args: Optional[dict] = None) -> None:
+                 cache_bytes: int = 0, backend_args: Optional[dict] = None) -> None:
         _check_backend_args(backend_args, 'LoadImageFromFile')
         if on_error not in ON_ERROR:
             raise ValueError(f'LoadImageFromFile on_error must be one of {ON_ERROR}, got '
                              f'{on_error!r}.')
+        if cache_bytes < 0:
+            raise ValueError(f'LoadImageFromFile cache_bytes must be >= 0, got {cache_bytes}.')
         self.to_float32 = to_float32
         self.on_error = on_error
+        self.cache_bytes = int(cache_bytes)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cached_bytes = 0
         self._skipped: list[str] = []  # since the last image this process loaded
+
+    def _decode(self, path: str) -> np.ndarray:
+        if not self.cache_bytes:
+            return decode(path, 'Image file', cv2.IMREAD_COLOR)
+        img = self._cache.get(path)
+        if img is not None:
+            self._cache.move_to_end(path)
+            return img.copy()
+        img = decode(path, 'Image file', cv2.IMREAD_COLOR)
+        if img.nbytes <= self.cache_bytes:
+            self._cache[path] = img
+            self._cached_bytes += img.nbytes
+            while self._cached_bytes > self.cache_bytes:
+                self._cached_bytes -= self._cache.popitem(last=False)[1].nbytes
+            return img.copy()
+        return img
 
     def transform(self, results: dict) -> dict | None:
         record(results['img_path'])  # named if this loader worker dies on it
         try:
-            img = decode(results['img_path'], 'Image file', cv2.IMREAD_COLOR)
+            img = self._decode(results['img_path'])
         except (OSError, ValueError) as err:
             if self.on_error == 'fail':
                 raise
@@ -90,7 +117,8 @@ class LoadImageFromFile(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(to_float32={self.to_float32}, on_error={self.on_error!r})'
+        return (f'{type(self).__name__}(to_float32={self.to_float32}, on_error={self.on_error!r}, '
+                f'cache_bytes={self.cache_bytes})')
 
 
 def reduce_zero_label(seg: np.ndarray) -> np.ndarray:
