@@ -12,9 +12,11 @@ from .dist import mean_over_ranks
 from .ms_deform_attn import level_shapes, multi_scale_deformable_attn
 from .nms import batched_nms, nms
 from .point_generator import level_points
+from .pretrained_init import PretrainedInit
 
 __all__ = [
     'aligned_giou', 'batched_nms', 'box_area', 'box_cxcywh_to_xyxy', 'box_iou',
     'box_xyxy_to_cxcywh', 'clip_boxes_', 'generalized_box_iou', 'level_points', 'level_shapes',
-    'mean_over_ranks', 'multi_scale_deformable_attn', 'nms', 'nms_postprocess', 'rescale_boxes',
+    'mean_over_ranks', 'multi_scale_deformable_attn', 'nms', 'nms_postprocess', 'PretrainedInit',
+    'rescale_boxes',
 ]
