@@ -3,6 +3,7 @@ contract, its datasets, pipelines and metrics build from what the config gives t
 import glob
 import inspect
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -106,12 +107,17 @@ def test_config_builds(path):
 
 @pytest.mark.parametrize('path', CONFIGS, ids=IDS)
 def test_prefix_load_matches_the_config_that_saved_it(path):
-    """A backbone that loads the ``backbone.*`` weights of another config's training has the
-    same backbone config, or the weights would load with mismatches. Which blocks it returns
-    may differ: that adds output LayerNorms (fresh) but changes no loaded weight."""
-    backbone = Config.fromfile(path).model.backbone.to_dict()
+    """A backbone that loads the ``backbone.*`` weights of another config's training (through its
+    own init_cfg, or the model's) has the same backbone config, or the weights would load with
+    mismatches. Which blocks it returns may differ: that adds output LayerNorms (fresh) but
+    changes no loaded weight."""
+    model = Config.fromfile(path).model
+    backbone = model.backbone.to_dict()
     init = backbone.pop('init_cfg', None)
     backbone.pop('out_indices', None)
+    if model.get('init_cfg'):  # the whole model from another's training: no prefix
+        assert not init, f'{path}: the model-level init_cfg would override the backbone\'s'
+        init = dict(model.init_cfg, prefix='backbone.')
     if not init or init.get('prefix') != 'backbone.' or not is_work_dir_path(init['checkpoint']):
         pytest.skip('no backbone loaded from a work dir')
     name = osp.basename(init['checkpoint'])
@@ -129,4 +135,9 @@ def test_config_names_follow_the_convention():
         name = osp.basename(path)[:-3]
         method, rest = name.split('_', 1)
         assert osp.basename(osp.dirname(path)) == method.replace('-', '_'), path  # as mmdet
-        assert 'xb' in rest and rest.count('_') >= 2, path
+        assert rest.count('_') >= 2, path
+        # {processes}x b{batch per process}: the batch in the name is the one the config trains
+        match = re.search(r'_(\d+)xb(\d+)-', name)
+        assert match, f'{path}: no {{N}}xb{{B}} in the name'
+        batch = Config.fromfile(path).train_dataloader.batch_size
+        assert int(match.group(2)) == batch, f'{path}: named xb{match.group(2)}, trains {batch}'

@@ -120,7 +120,7 @@ def test_cfg_options_example_applies():
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     options = parser.parse_args(['--cfg-options', *(a.strip("'") for a in args)]).cfg_options
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py'))
     cfg.merge_from_dict(options)
     assert cfg.train_cfg.max_iters == 600 and cfg.param_scheduler[0].end == 100
     assert cfg.optim_wrapper.optimizer.lr == 1e-3 and cfg.model.backbone.init_cfg is None

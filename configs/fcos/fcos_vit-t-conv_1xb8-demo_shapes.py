@@ -10,3 +10,4 @@ _base_ = [
 model = dict(backbone={{_base_.pretrained_backbone}}, neck=dict(lateral_features=()))
 train_cfg = dict(max_iters={{_base_.detector_iters}})
 optim_wrapper = dict(paramwise_cfg={{_base_.finetune_paramwise_cfg}})
+train_dataloader = dict(batch_size=8)  # the old recipe's batch (the dataset base's is 4 now)

@@ -67,7 +67,7 @@ def test_shapes_as_yolo_reads_back_as_coco_entries(shapes_root, shapes_yolo_root
 
 
 def test_built_from_the_yolo_config_through_its_pipeline(shapes_yolo_root):
-    cfg = Config.fromfile(os.path.join(ROOT, 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_yolo.py'))
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_yolo.py'))
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         with DefaultScope.overwrite_default_scope('vitdense'):
             ds = DATASETS.build(dict(loader.dataset, data_root=shapes_yolo_root))

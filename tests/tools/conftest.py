@@ -12,8 +12,8 @@ from vitdense.datasets.shapes import generate_shapes
 
 ROOT = Path(__file__).resolve().parents[2]
 # The demo configs, with ViT 'test' (width 32, depth 2) and no pretrained backbone.
-DEMO = {'det': 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py',
-        'seg': 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb8-demo_shapes.py'}
+DEMO = {'det': 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py',
+        'seg': 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py'}
 
 
 @pytest.fixture(scope='session')

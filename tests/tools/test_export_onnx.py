@@ -46,17 +46,17 @@ TWO_LEVELS = {**TINY, 'model.backbone.stem': None, 'model.neck.out_channels': 32
               'model.neck.lateral_features': (), 'model.neck.scale_factors': (1.0, 0.5),
               'model.neck.top_block': False}
 MODELS_UNDER_TEST = {
-    'fcos': ('configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py',
+    'fcos': ('configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py',
              {**TINY, 'model.neck.out_channels': 32, 'model.bbox_head.feat_channels': 32,
               'model.bbox_head.stacked_convs': 1}),
-    'deformable_detr': ('configs/deformable_detr/deformable-detr_vit-t-hybrid_1xb8-demo_shapes.py',
+    'deformable_detr': ('configs/deformable_detr/deformable-detr_vit-t-hybrid_1xb4-demo_shapes.py',
                         {**TWO_LEVELS, 'model.bbox_head.in_features': ('p4', 'p5'),
                          'model.bbox_head.embed_dims': 32, 'model.bbox_head.num_queries': 10,
                          'model.bbox_head.num_decoder_layers': 2, 'model.bbox_head.num_heads': 4,
                          'model.bbox_head.num_points': 2, 'model.bbox_head.ffn_dims': 64}),
-    'fpnseg': ('configs/fpnseg/fpnseg_vit-t-hybrid_1xb8-demo_shapes.py',
+    'fpnseg': ('configs/fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py',
                {**TINY, 'model.neck.out_channels': 32, 'model.decode_head.channels': 32}),
-    'upernet': ('configs/upernet/upernet_vit-t-hybrid_1xb8-demo_shapes.py',
+    'upernet': ('configs/upernet/upernet_vit-t-hybrid_1xb4-demo_shapes.py',
                 {**TINY, 'model.neck.out_channels': 32, 'model.decode_head.channels': 32}),
 }
 # Exported in onnxruntime: FCOS, a DETR-family head, and UPerNet (whose pyramid pooling needs

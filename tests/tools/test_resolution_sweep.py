@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
 import resolution_sweep  # noqa: E402
 
-DET = str(ROOT / 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py')
-SEG = str(ROOT / 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb8-demo_shapes.py')
+DET = str(ROOT / 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py')
+SEG = str(ROOT / 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py')
 
 
 @pytest.fixture(scope='module')

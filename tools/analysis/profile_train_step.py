@@ -12,7 +12,7 @@ The model is not initialised from ``init_cfg`` (no checkpoint needed). The last 
 ``--data-only`` times the train dataloader alone, with 0 workers (loading in the main process)
 and with the configured count.
 
-    python tools/analysis/profile_train_step.py configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py \
+    python tools/analysis/profile_train_step.py configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py \
         --amp --threads 2 --iters 20 --warmup 3
     python tools/analysis/profile_train_step.py CONFIG --data-only --iters 50
 """

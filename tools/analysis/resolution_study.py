@@ -11,7 +11,7 @@ under the work root).
 A model whose last checkpoint exists is not trained again, and sweep points already measured are
 not measured again (resolution_sweep.py's sweep.json), so the study can be spread over several
 sittings: run the same command again. Configs: configs/resolution/
-resolution_{task}-{family}_1xb8-demo_shapes.py; training
+resolution_{task}-{family}_1xb4-demo_shapes.py; training
 is ``tools/train.py CONFIG --amp`` with ``randomness.seed``. The tables report the headline
 metric (mIoU, COCO mAP) per scale, and, where a family ran with two seeds, the spread that a
 difference has to exceed to count.
@@ -62,9 +62,9 @@ def runs(args) -> list[tuple[str, str, int]]:
 
 
 def config_path(task: str, family: str) -> str:
-    """configs/resolution/resolution_{task}-{family}_1xb8-demo_shapes.py (mmdet's naming)."""
+    """configs/resolution/resolution_{task}-{family}_1xb4-demo_shapes.py (mmdet's naming)."""
     return osp.join(ROOT, 'configs', 'resolution',
-                    f"resolution_{task}-{family.replace('_', '-')}_1xb8-demo_shapes.py")
+                    f"resolution_{task}-{family.replace('_', '-')}_1xb4-demo_shapes.py")
 
 
 def last_checkpoint(work_dir: str) -> str | None:

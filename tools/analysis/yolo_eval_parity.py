@@ -36,7 +36,7 @@ from vitdense.registry import DATASETS
 from vitdense.utils import register_all_modules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIG = os.path.join(ROOT, 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_yolo.py')
+CONFIG = os.path.join(ROOT, 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_yolo.py')
 
 Predictions = dict[str, dict[str, np.ndarray]]  # image file name -> bboxes, scores, labels
 

@@ -104,7 +104,8 @@ class ResourceMonitorHook(Hook):
         self._last = now
         if self.enabled and self.every_n_train_iters(runner, self.interval):
             # mmengine counts this iteration as done once the after_train_iter hooks return.
-            self.record(runner, 'train', iter=runner.iter + 1, step_s=round(statistics.median(self._steps), 4))
+            step_s = round(statistics.median(self._steps), 4)
+            self.record(runner, 'train', iter=runner.iter + 1, step_s=step_s)
             self._steps = []
 
     def before_val(self, runner) -> None:

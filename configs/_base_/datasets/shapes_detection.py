@@ -19,7 +19,7 @@ test_pipeline = [
     dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(
-    batch_size=8,
+    batch_size=4,  # the demo recipe: 4 beat 8 and 2 at equal images (docs/benchmarks.md)
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

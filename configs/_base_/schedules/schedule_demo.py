@@ -3,9 +3,12 @@
 # norm layers, linear warm-up, then cosine decay to 0.01 x lr at the last iteration (mmengine
 # ends a scheduler there when it has no `end`). The pretraining keeps a constant rate after the
 # warm-up (its leaf says why).
-pretrain_iters = 650  # configs/cls/*_demo_shapes-crops.py
-detector_iters = 300  # configs/fcos/*_demo_shapes.py
-segmentor_iters = 200  # configs/fpnseg/*_demo_shapes.py
+pretrain_iters = 650  # configs/cls/*_demo_shapes-crops.py, 64 crops per iteration
+# The dense jobs take 4 images per iteration (the shapes dataset bases): twice the updates of
+# batch 8 for the same images and time, mAP 0.118 vs 0.088 and mIoU 14.4 vs 14.0 (batch 2: mAP
+# 0.109; docs/benchmarks.md).
+detector_iters = 600  # configs/fcos/*_demo_shapes.py
+segmentor_iters = 400  # configs/fpnseg/*_demo_shapes.py
 warmup_iters = 50
 
 train_cfg = dict(type='IterBasedTrainLoop', val_interval=1000)  # leaves set max_iters

@@ -9,8 +9,8 @@ from vitdense.apis import load_config
 from vitdense.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[3]
-DET = ROOT / 'configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py'
-SEG = ROOT / 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb8-demo_shapes.py'
+DET = ROOT / 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py'
+SEG = ROOT / 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py'
 
 
 def _build(config: Path, init_cfg=None):

@@ -1,4 +1,4 @@
-# fcos_vit-t-hybrid_1xb8-demo_shapes.py on the same shapes scenes in the YOLO format (images/ +
+# fcos_vit-t-hybrid_1xb4-demo_shapes.py on the same shapes scenes in the YOLO format (images/ +
 # labels/ + data.yaml), written first by
 #   python tools/dataset_converters/coco_to_yolo.py (see its docstring: train and val)
 # The YOLO copy has no crowd (ignore) boxes, so its mAP is not the COCO-format config's.

@@ -1,6 +1,6 @@
 # Segmenter's mask transformer on the demo's hybrid ViT-Tiny, fine-tuned on the built-in shapes
 # dataset from the backbone of the demo detector
-# (configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py: train it first).
+# (configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py: train it first).
 _base_ = [
     '../_base_/models/segmenter_demo.py', '../_base_/models/vit-t-hybrid_demo.py',
     '../_base_/datasets/shapes_segmentation.py', '../_base_/schedules/schedule_demo.py',

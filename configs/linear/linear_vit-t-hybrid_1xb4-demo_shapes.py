@@ -1,5 +1,5 @@
 # DINOv2's linear probe on the demo's hybrid ViT-Tiny, on the built-in shapes dataset: the
-# backbone of the demo detector (configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py, train it
+# backbone of the demo detector (configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py, train it
 # first) frozen, BatchNorm and a 1x1 classifier trained on its last four blocks.
 _base_ = [
     '../_base_/models/linear_demo.py', '../_base_/models/vit-t-hybrid_demo.py',

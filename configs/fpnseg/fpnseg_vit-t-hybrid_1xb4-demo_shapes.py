@@ -1,6 +1,7 @@
 # `make demo`, job 3: the FPN-fuse segmentor on the demo's hybrid ViT-Tiny, fine-tuned on the
 # built-in shapes dataset (9 classes, background learned) in minutes on a CPU, from the backbone
-# of the demo detector (configs/fcos/fcos_vit-t-hybrid_1xb8-demo_shapes.py), itself fine-tuned
+# and the shared neck levels of the demo detector
+# (configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py), itself fine-tuned
 # from the pretraining: train those two first (`make demo` does; or
 # python tools/train.py configs/cls/cls_vit-t-hybrid_1xb64-demo_shapes-crops.py --amp, then the
 # detector config).
@@ -9,5 +10,5 @@ _base_ = [
     '../_base_/datasets/shapes_segmentation.py', '../_base_/schedules/schedule_demo.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(backbone={{_base_.detector_backbone}})
+model = dict(backbone={{_base_.backbone}}, init_cfg={{_base_.detector_init}})
 train_cfg = dict(max_iters={{_base_.segmentor_iters}})
