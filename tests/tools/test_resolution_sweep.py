@@ -64,7 +64,9 @@ def test_canvas_points_data_and_evaluator_at_the_canvas_set():
     assert out.test_dataloader.dataset.data_root == '/tmp/canvas_2/'
     assert out.test_evaluator.ann_file == '/tmp/canvas_2/annotations/instances_val.json'
     resize = [t for t in out.test_dataloader.dataset.pipeline if t['type'] == 'Resize']
-    assert resize == [dict(type='Resize', scale=(640, 640), keep_ratio=True)]
+    (before, ) = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Resize']
+    w, h = before['scale']
+    assert resize == [dict(type='Resize', scale=(2 * w, 2 * h), keep_ratio=True)]
 
 
 def test_bad_requests_are_named():
