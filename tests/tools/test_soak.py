@@ -42,6 +42,9 @@ def test_the_summary_measures_growth_after_the_first_validation_and_the_throughp
               for i in range(60, 210, 10)]
     out = soak.summarise(lines, window=3)
     assert out['rss_mb_growth_per_1000_iters'] == pytest.approx(50.0)
+    assert out['rss_mb_growth_per_1000_iters_second_half'] == pytest.approx(50.0)
+    settling = [dict(ln, rss_mb=min(ln['rss_mb'], 153.0)) for ln in lines]  # flat from iter 120
+    assert soak.summarise(settling, window=3)['rss_mb_growth_per_1000_iters_second_half'] == 0
     assert out['rss_mb_after_first_val'] == 150.0 and out['open_fds_end'] == 40
     assert out['throughput_end_over_start'] == pytest.approx(2.0)  # steps twice as fast
     with pytest.raises(ValueError, match='--window'):

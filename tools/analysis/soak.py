@@ -8,7 +8,8 @@ Writes, in the run's log dir: ``resources.jsonl`` (the hook's lines), ``soak.jso
 below) and ``soak.png`` (memory, open files and step time against the iteration, the
 evaluations at the end). Prints the summary: memory and open files after the first validation
 and at the end, their growth per 1000 iterations (least squares over the training lines after
-the first validation), and the throughput at the end over the throughput at the start (median
+the first validation, and over their second half: a warm-up slows down, a leak does not), and
+the throughput at the end over the throughput at the start (median
 step time of the first and the last ``--window`` training lines after warm-up).
 
 The evaluations use the config's test loader resized by each scale after its own resize
@@ -76,6 +77,9 @@ def summarise(lines: list[dict], window: int) -> dict:
         total_rss_mb_growth_per_1000_iters=round(_slope_per_1000(total), 2),
         rss_mb_growth_per_1000_iters=round(
             _slope_per_1000([(ln['iter'], ln['rss_mb']) for ln in settled]), 2),
+        # A warm-up to a plateau slows down; a leak does not.
+        rss_mb_growth_per_1000_iters_second_half=round(_slope_per_1000(
+            [(ln['iter'], ln['rss_mb']) for ln in settled[len(settled) // 2:]]), 2),
         open_fds_after_first_val=settled[0]['open_fds'], open_fds_end=lines[-1]['open_fds'],
         open_fds_max=max(ln['open_fds'] for ln in lines),
         step_s_start=start, step_s_end=end, throughput_end_over_start=round(start / end, 3),
