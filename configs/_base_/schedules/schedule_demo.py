@@ -31,4 +31,4 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=-1, max_keep_ckpts=2))
 # The total batch (processes x batch per process) the learning rate is set for: --auto-scale-lr
 # scales it linearly to the batch a run uses (mmdet's convention).
-auto_scale_lr = dict(enable=False, base_batch_size=8)
+auto_scale_lr = dict(enable=False, base_batch_size=4)
