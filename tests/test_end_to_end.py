@@ -88,8 +88,11 @@ def test_demo_jobs_load_the_backbone_from_the_work_dir_the_demo_trains_it_in():
     its backbone from there, so that it also runs alone after the demo (tests/test_configs.py
     checks that the backbone configs are the same)."""
     for job in DENSE_JOBS:
-        init = load_config(job.config).model.backbone.init_cfg
-        assert init.type == 'Pretrained' and init.prefix == 'backbone.'
+        model = load_config(job.config).model
+        # The backbone's own init (its prefix in the source), or the whole model's (by names).
+        init = model.get('init_cfg') or model.backbone.init_cfg
+        assert init.type == 'Pretrained'
+        assert init.get('prefix') == (None if model.get('init_cfg') else 'backbone.')
         assert init.checkpoint == demo_job(job.backbone_from).work_dir == osp.join(
             'work_dirs', osp.splitext(osp.basename(demo_job(job.backbone_from).config))[0])
 
@@ -102,7 +105,8 @@ def test_demo_table_shows_the_segmentors_foreground_miou():
 def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
     work = str(tmp_path / 'work')
     opts = tiny_overrides(shapes_root, iters=2)
-    opts.append(f'model.backbone.init_cfg.checkpoint={pretrained}')
+    whole_model = bool(load_config(job.config).model.get('init_cfg'))
+    opts.append(f"model{'' if whole_model else '.backbone'}.init_cfg.checkpoint={pretrained}")
     if job.name == 'detector':
         opts.append(f'val_evaluator.ann_file={shapes_root}annotations/instances_val.json')
         opts.append(f'test_evaluator.ann_file={shapes_root}annotations/instances_val.json')
@@ -112,7 +116,8 @@ def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
         p for p in (osp.join(work, d, d + '.log') for d in os.listdir(work)) if osp.exists(p)
     )[-1]).read()
     loaded = last_checkpoint(pretrained)  # init_cfg.checkpoint names the work dir, as in configs
-    assert f"from {loaded} (source: the 'backbone.' weights of a vitdense model)" in log
+    assert (f'load model from: {loaded}' if whole_model else
+            f"from {loaded} (source: the 'backbone.' weights of a vitdense model)") in log
 
     longer = [o.replace('max_iters=2', 'max_iters=4') for o in opts]
     run_tool('tools/train.py', job.config, '--work-dir', work, '--resume', '--cfg-options',
@@ -146,7 +151,7 @@ def test_distributed_training_on_cpu_with_gloo(shapes_root, tmp_path):
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
            '--master_port=29517', 'tools/train.py', job.config, '--work-dir', work,
            '--launcher', 'pytorch', '--cfg-options', *tiny_overrides(shapes_root, iters=2),
-           'model.backbone.init_cfg=None']
+           'model.backbone.init_cfg=None', 'model.init_cfg=None']
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=600)
     assert last_checkpoint(work).endswith('iter_2.pth')
     log = open(sorted(

@@ -27,7 +27,7 @@ def shapes_root(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def tiny_options(data_root: str, **extra) -> dict:
-    return {'model.backbone.arch': 'test', 'model.backbone.init_cfg': None,
+    return {'model.backbone.arch': 'test', 'model.backbone.init_cfg': None, 'model.init_cfg': None,
             'train_dataloader.batch_size': 2, 'train_dataloader.num_workers': 0,
             'train_dataloader.persistent_workers': False,
             'train_dataloader.dataset.data_root': data_root, **extra}

@@ -60,7 +60,7 @@ def test_yolo_config_trains_and_validates_through_the_runner(shapes_yolo_root, t
     validation: the Runner hands YoloDataset's classes to CocoMetric, which scores the samples."""
     cfg = load_config(PARITY['CONFIG'])
     cfg.merge_from_dict({
-        'model.backbone.arch': 'test', 'model.backbone.init_cfg': None,
+        'model.backbone.arch': 'test', 'model.backbone.init_cfg': None, 'model.init_cfg': None,
         'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
         'default_hooks.logger.interval': 1, 'default_hooks.checkpoint.interval': 100,
         'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 1,

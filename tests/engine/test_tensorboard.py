@@ -37,7 +37,7 @@ def test_training_writes_loss_scalars_to_tensorboard(tmp_path):
     generate_shapes(str(data), seed=3, num_train=8, num_val=2)
     cfg = load_config(CONFIG)
     cfg.merge_from_dict({
-        'model.backbone.arch': 'test', 'model.backbone.init_cfg': None,
+        'model.backbone.arch': 'test', 'model.backbone.init_cfg': None, 'model.init_cfg': None,
         'train_cfg.max_iters': ITERS, 'train_cfg.val_interval': 100,
         'default_hooks.logger.interval': 1, 'default_hooks.checkpoint.interval': 100,
         'param_scheduler.0.end': 1,

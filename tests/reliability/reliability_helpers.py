@@ -22,6 +22,7 @@ def tiny_fcos_options(data_root: str, workers: int) -> list[str]:
         'model.backbone.arch': 'test',
         'model.backbone.img_size': size,
         'model.backbone.init_cfg': None,
+        'model.init_cfg': None,
         'randomness.deterministic': True,
         'train_cfg.max_iters': ITERS,
         'train_cfg.val_interval': ITERS,

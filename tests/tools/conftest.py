@@ -34,11 +34,11 @@ def tiny_configs(shapes_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         data = f"dict(dataset=dict(data_root='{shapes_root}/'), num_workers=0, " \
                'persistent_workers=False)'
         lines = [f"_base_ = ['{ROOT / base}']",
-                 "model = dict(backbone=dict(arch='test', init_cfg=None))",
+                 "model = dict(backbone=dict(arch='test', init_cfg=None), init_cfg=None)",
                  f'train_dataloader = {data}', f'val_dataloader = {data}',
                  f'test_dataloader = {data}']
         if kind == 'det':  # a random-init FCOS scores ~0.01: keep its 20 best boxes
-            lines[1] = ("model = dict(backbone=dict(arch='test', init_cfg=None), "
+            lines[1] = ("model = dict(backbone=dict(arch='test', init_cfg=None), init_cfg=None, "
                         'bbox_head=dict(score_thr=0.0, max_per_img=20))')
             ann = f"'{shapes_root}/annotations/instances_val.json'"
             lines += [f'val_evaluator = dict(ann_file={ann})',

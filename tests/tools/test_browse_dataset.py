@@ -7,11 +7,13 @@ import numpy as np
 from tool_helpers import assert_png, tool
 
 
-def resized_like_the_test_pipeline(path: str, labels: bool = False) -> np.ndarray:
-    """The file as the shapes test pipeline gives it: Resize to fit 320 x 320, keeping aspect."""
+def resized_like_the_test_pipeline(path: str, labels: bool = False,
+                                   side: int = 320) -> np.ndarray:
+    """The file as the shapes test pipeline gives it: Resize to fit side x side, keeping aspect
+    (320 for segmentation, 400 for detection)."""
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED if labels else cv2.IMREAD_COLOR)
     h, w = img.shape[:2]
-    scale = 320 / max(h, w)
+    scale = side / max(h, w)
     size = (int(w * scale + 0.5), int(h * scale + 0.5))
     return cv2.resize(img, size, interpolation=cv2.INTER_NEAREST if labels else
                       cv2.INTER_LINEAR)
@@ -23,7 +25,7 @@ def test_detection_val_boxes_on_the_resized_image(tiny_configs, shapes_root, tmp
     assert len(written) == 3  # the whole val split
     for path in written:
         source = shapes_root / 'val' / (Path(path).stem.split('_', 1)[1] + '.jpg')
-        expected = resized_like_the_test_pipeline(str(source))
+        expected = resized_like_the_test_pipeline(str(source), side=400)
         drawn = assert_png(path, expected.shape[:2])
         changed = (np.abs(drawn.astype(int) - expected).max(axis=-1) > 40).mean()
         assert 0.002 < changed < 0.3  # box outlines and captions, on the same image

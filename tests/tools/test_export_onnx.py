@@ -39,7 +39,7 @@ register_all_modules()
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools/deploy/export_onnx.py'
-TINY = {'model.backbone.arch': 'test', 'model.backbone.init_cfg': None}
+TINY = {'model.backbone.arch': 'test', 'model.backbone.init_cfg': None, 'model.init_cfg': None}
 # A pyramid of two levels (p4, p5) from the plain patch stem: the fewest symbolic sizes, which
 # keeps the export of the DETR graph short.
 TWO_LEVELS = {**TINY, 'model.backbone.stem': None, 'model.neck.out_channels': 32,

@@ -18,7 +18,9 @@ class DemoJob:
         name: the job's name.
         config: the config it trains and tests.
         backbone_from: the job whose last checkpoint initialises this job's backbone: the
-            config's ``model.backbone.init_cfg.checkpoint`` names that job's work dir.
+            config's ``model.backbone.init_cfg.checkpoint`` (prefix ``backbone.``) or, to
+            start from every weight the two models share, ``model.init_cfg.checkpoint`` names
+            that job's work dir.
         draw: whether tools/test.py draws its predictions (dense jobs).
     """
 

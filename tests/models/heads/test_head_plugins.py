@@ -28,7 +28,7 @@ DET = dict(head='CenterCellHead', module='my_det_head',
            config='centercell_vit-t-hybrid_1xb4-demo_shapes.py')
 SEG = dict(head='TwoConvSegHead', module='my_seg_head',
            config='twoconv_vit-t-hybrid_1xb4-demo_shapes.py')
-TINY = {'model.backbone.arch': 'test', 'model.backbone.init_cfg': None,
+TINY = {'model.backbone.arch': 'test', 'model.backbone.init_cfg': None, 'model.init_cfg': None,
         'model.neck.out_channels': 32}
 SIZES = ((61, 93), (45, 40))  # (h, w) of the two resized images; the batch pads to (64, 96)
 STEPS = 6
