@@ -44,7 +44,7 @@ def test_tta_without_its_config_keys_says_what_is_missing(tmp_path):
 
 
 def test_auto_scale_lr_scales_by_the_total_batch(tmp_path):
-    """--auto-scale-lr: the demo detector's rate (2e-3 at 1 x 8 images) at 1 x 2 images."""
+    """--auto-scale-lr: the demo detector's rate (2e-3 at 1 x 4 images) at 1 x 2 images."""
     config = demo_job('detector').config
     assert not prepare_train_cfg(config, str(tmp_path)).auto_scale_lr.enable
     cfg = prepare_train_cfg(config, str(tmp_path), auto_scale_lr=True,
@@ -52,7 +52,7 @@ def test_auto_scale_lr_scales_by_the_total_batch(tmp_path):
     runner = Runner.from_cfg(cfg)
     wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
     runner.scale_lr(wrapper, cfg.auto_scale_lr)  # what Runner.train does before the schedulers
-    assert wrapper.get_lr()['lr'][0] == pytest.approx(2e-3 * 2 / 8)
+    assert wrapper.get_lr()['lr'][0] == pytest.approx(2e-3 * 2 / 4)
 
 
 def test_auto_scale_lr_without_its_base_says_what_to_add(tmp_path):
