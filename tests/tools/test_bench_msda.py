@@ -23,7 +23,9 @@ def test_bench_msda_tiny_run(monkeypatch, capsys):
     assert [(row[0], row[1]) for row in rows] == [
         (q, name) for q in ('3', '7') for name in ('hf', 'vitdense', 'vitdense-resample')]
     assert all(len(row) == 6 and float(row[2]) >= 0 for row in rows)
-    number = r'(\d+\.\d+|nan)'
+    # At this tiny size the peak-RSS increase of a step is noise and may come out negative (a
+    # step that frees more than it allocates): the format is what is checked here.
+    number = r'(-?\d+\.\d+|nan)'
     summaries = [m for line in lines
                  if (m := re.fullmatch(rf'speedup={number} memory_ratio={number}', line))]
     assert len(summaries) == 1, lines[-5:]  # once (other output may follow it)
