@@ -4,7 +4,7 @@ import os
 
 from mmengine.config import DictAction
 
-from vitdense.apis import build_runner, prepare_test_cfg
+from vitdense.apis import evaluate, prepare_test_cfg
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,7 +35,7 @@ def main() -> None:
     args = parse_args()
     cfg = prepare_test_cfg(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
                            args.cfg_options, args.launcher, args.show_score_thr, args.tta)
-    build_runner(cfg).test()
+    evaluate(cfg)
 
 
 if __name__ == '__main__':

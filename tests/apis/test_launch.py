@@ -58,3 +58,21 @@ def test_auto_scale_lr_scales_by_the_total_batch(tmp_path):
 def test_auto_scale_lr_without_its_base_says_what_to_add(tmp_path):
     with pytest.raises(KeyError, match='base_batch_size'):
         enable_auto_scale_lr(Config(dict(optim_wrapper={})), 'x.py')
+
+
+def test_shutdown_distributed_destroys_the_group_and_is_a_no_op_without_one(tmp_path):
+    """train and evaluate end by destroying the process group: a process that exits with Gloo's
+    threads alive can abort in the interpreter's teardown after a run that succeeded."""
+    import torch.distributed as dist
+
+    from vitdense.apis.launch import shutdown_distributed
+    assert not dist.is_initialized()
+    shutdown_distributed()  # nothing started: nothing to do
+    store = dist.FileStore(str(tmp_path / 'store'), 1)
+    dist.init_process_group('gloo', store=store, rank=0, world_size=1)
+    try:
+        shutdown_distributed()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

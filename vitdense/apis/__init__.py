@@ -2,11 +2,12 @@ from .inference import inference_model, init_model
 from .launch import (
                      build_runner,
                      enable_amp,
+                     evaluate,
                      load_config,
                      prepare_test_cfg,
                      prepare_train_cfg,
                      train,
 )
 
-__all__ = ['build_runner', 'enable_amp', 'inference_model', 'init_model', 'load_config',
+__all__ = ['build_runner', 'enable_amp', 'evaluate', 'inference_model', 'init_model', 'load_config',
            'prepare_test_cfg', 'prepare_train_cfg', 'train']

@@ -80,10 +80,23 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def shutdown_distributed() -> None:
+    """Destroy the default process group, if one was started, once the work succeeded.
+
+    Without it a process exits with Gloo's worker threads alive, and the interpreter's teardown
+    can abort it ("terminate called without an active exception", SIGABRT: pytorch/pytorch
+    #190489) after a run that succeeded. Only on success: destroying the group while another rank
+    is still in a collective would hang (torchtitan #1342).
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def train(cfg: Config) -> None:
     """Build the runner of ``cfg`` (:func:`build_runner`) and train; a loader worker that died
     is reported with the file each worker was loading
-    (:mod:`vitdense.transforms.loader_breadcrumbs`)."""
+    (:mod:`vitdense.transforms.loader_breadcrumbs`). The process group is shut down after
+    training succeeded (:func:`shutdown_distributed`)."""
     runner = build_runner(cfg)
     try:
         runner.train()
@@ -92,6 +105,16 @@ def train(cfg: Config) -> None:
         if named is None:
             raise
         raise named from err
+    shutdown_distributed()
+
+
+def evaluate(cfg: Config) -> dict:
+    """Build the runner of ``cfg`` and test; returns the metrics. What ``tools/test.py`` runs
+    (not named ``test``, which pytest would collect wherever it is imported). The process group
+    is shut down after the test succeeded (:func:`shutdown_distributed`)."""
+    metrics = build_runner(cfg).test()
+    shutdown_distributed()
+    return metrics
 
 
 def use_tta(cfg: Config, config: str) -> None:

@@ -254,3 +254,28 @@ def test_prefix_load_from_a_work_dir_takes_its_last_checkpoint(tmp_path):
 
     with pytest.raises(FileNotFoundError, match=r"'.*untrained' does not exist .*tools/train\.py"):
         load_pretrained(vit, str(tmp_path / 'untrained'), prefix='backbone.')
+
+
+def test_load_pos_enc_false_leaves_every_encoding_at_its_initialisation(tmp_path):
+    """The resolution study starts each family from the same pretrained stem and blocks with a
+    fresh encoding: init_cfg's load_pos_enc=False loads the rest and keeps the PEs' own init."""
+    kwargs = dict(pos_embed=dict(type='LearnedAbsolutePE'), attn_pos_enc=dict(type='RelPosBiasPE'),
+                  window_size=2, global_indices=(1, ))
+    src = random_vit(0, **kwargs)
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in src.state_dict().items()}},
+               tmp_path / 'model.pth')
+    dst = random_vit(1, **kwargs)
+    init = {k: v.clone() for k, v in dst.state_dict().items()}
+    pe = {k for k in init if k.startswith('pos_embed.') or '.pos_enc.' in k}
+    assert 'pos_embed.table' in pe and len(pe) > 1  # a token PE and attention PEs
+    dst.init_cfg = dict(type='Pretrained', checkpoint=str(tmp_path / 'model.pth'),
+                        prefix='backbone.', load_pos_enc=False)
+    dst.init_weights()
+    for key, value in dst.state_dict().items():
+        expected = init[key] if key in pe else src.state_dict()[key]
+        assert torch.equal(value, expected), key
+
+    report = load_pretrained(random_vit(1, **kwargs), str(tmp_path / 'model.pth'),
+                             prefix='backbone.', load_pos_enc=False)
+    assert any('not loaded (load_pos_enc=False)' in line for line in report.adapted)
+    assert set(report.missing) == pe

@@ -158,7 +158,8 @@ class ViT(BaseModule):
                 nn.init.trunc_normal_(token, std=0.02)
 
     def init_weights(self) -> None:
-        """Load ``init_cfg=dict(type='Pretrained', checkpoint=..., [prefix='backbone.'])``.
+        """Load ``init_cfg=dict(type='Pretrained', checkpoint=..., [prefix='backbone.'],
+        [load_pos_enc=False])``.
 
         The checkpoint (a ``tools/convert_weights.py`` file, or with ``prefix`` one saved by a
         vitdense model, or the work dir of its training, whose last checkpoint is then used) is
@@ -167,7 +168,8 @@ class ViT(BaseModule):
         logged.
         """
         if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
-            load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
+            load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'),
+                            load_pos_enc=self.init_cfg.get('load_pos_enc', True))
             self._is_init = True
             return
         super().init_weights()

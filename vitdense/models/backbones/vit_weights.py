@@ -147,13 +147,15 @@ def _pe_modules(backbone: nn.Module) -> list[tuple[str, PosEncoding]]:
             if isinstance(module, PosEncoding)]
 
 
+def pe_keys(keys) -> set[str]:
+    """The keys of position encodings: the token PE's, the attention PEs', the PEGs'."""
+    return {k for k in keys if k.startswith('pos_embed.') or '.pos_enc.' in k
+            or k.startswith('cond_pos.')}
+
+
 def _pe_notes(state_dict: StateDict, model_sd: StateDict, backbone: nn.Module,
               meta: dict) -> list[str]:
     """Explain position encodings that exist on only one side."""
-    def pe_keys(keys) -> set[str]:
-        return {k for k in keys if k.startswith('pos_embed.') or '.pos_enc.' in k
-                or k.startswith('cond_pos.')}
-
     src, dst = pe_keys(state_dict), pe_keys(model_sd)
     notes = []
     names = sorted({type(m).__name__ for n, m in backbone.named_modules()
@@ -170,7 +172,7 @@ def _pe_notes(state_dict: StateDict, model_sd: StateDict, backbone: nn.Module,
 
 
 def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger = 'current',
-                    prefix: str | None = None) -> LoadReport:
+                    prefix: str | None = None, load_pos_enc: bool = True) -> LoadReport:
     """Load a converted checkpoint into a vitdense ViT, non-strictly, and log what happened.
 
     The absolute table's prefix rows are fitted to the backbone's (folded into tokens or
@@ -189,6 +191,9 @@ def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger
             that model's training: its last checkpoint (mmengine's ``last_checkpoint`` file).
         logger: where to report, as for ``mmengine.logging.print_log``.
         prefix: the backbone's key prefix in a vitdense model checkpoint, e.g. 'backbone.'.
+        load_pos_enc: False leaves every position encoding of the backbone at its
+            initialisation and loads the rest (the resolution study starts each encoding
+            family from the same pretrained stem and blocks, each with a fresh encoding).
 
     Returns:
         The :class:`LoadReport`.
@@ -208,6 +213,12 @@ def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger
     state_dict, meta = dict(state_dict), dict(meta)
     model_sd = backbone.state_dict()
     report = LoadReport()
+    if not load_pos_enc:
+        dropped = sorted(pe_keys(state_dict))
+        state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
+        if dropped:
+            report.adapted.append(f'Position encodings not loaded (load_pos_enc=False): '
+                                  f'{collapse(dropped)}')
     pe = getattr(backbone, 'pos_embed', None)
     if POS_TABLE in state_dict and isinstance(pe, PosEncoding) and POS_TABLE in model_sd:
         _fit_prefix_rows(state_dict, meta, pe.prefix_entries, report)
