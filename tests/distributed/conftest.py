@@ -12,7 +12,8 @@ import os.path as osp
 from dataclasses import dataclass
 
 import pytest
-from launching import NUM_VAL, fake_srun_dir, finish, free_port, start, tiny_detector_config
+from launching import NUM_VAL, fake_srun_dir, finish, start, tiny_detector_config
+from ports import free_port
 
 from vitdense.datasets.shapes import generate_shapes
 

@@ -2,7 +2,6 @@
 launch scripts run the way a user runs them (one thread a process)."""
 import os
 import os.path as osp
-import socket
 import stat
 import subprocess
 import sys
@@ -111,12 +110,6 @@ def fsdp_config(path: str, data_root: str, fsdp: bool) -> str:
         cfg.optim_wrapper.type = 'ShardedOptimWrapper'
     cfg.dump(path)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def tool_env(bin_dir: str | None = None, **extra: str) -> dict:

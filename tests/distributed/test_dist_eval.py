@@ -8,7 +8,8 @@ import pickle
 
 import pytest
 import torch
-from launching import NUM_VAL, fake_srun_dir, finish, free_port, start
+from launching import NUM_VAL, fake_srun_dir, finish, start
+from ports import free_port
 
 from vitdense.apis.demo import read_test_metrics
 

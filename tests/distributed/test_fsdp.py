@@ -5,7 +5,8 @@ import glob
 import os.path as osp
 
 import pytest
-from launching import finish, free_port, fsdp_config, start, weights
+from launching import finish, fsdp_config, start, weights
+from ports import free_port
 
 pytestmark = pytest.mark.slow  # launches processes and trains: tens of seconds
 

@@ -1,12 +1,12 @@
 """PortableSyncBatchNorm on 2 CPU processes (gloo) equals BatchNorm on the whole batch: outputs,
 the gradients of the inputs and of the affine parameters, and the running statistics."""
 import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from ports import free_port
 from torch import nn
 
 from vitdense.engine.sync_bn import PortableSyncBatchNorm, convert_sync_batchnorm
@@ -55,12 +55,6 @@ def worker(rank: int, port: int, queue) -> None:
     # numpy copies: a tensor would travel as shared memory, gone when this process exits
     queue.put((rank, {k: v.detach().numpy().copy() for k, v in found.items()}))
     dist.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_normalise_as_one_batch():

@@ -4,13 +4,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from mmengine.config import Config
 from tool_helpers import assert_png, tool
 
 
-def resized_like_the_test_pipeline(path: str, labels: bool = False,
-                                   side: int = 320) -> np.ndarray:
-    """The file as the shapes test pipeline gives it: Resize to fit side x side, keeping aspect
-    (320 for segmentation, 400 for detection)."""
+def config_test_side(config: str) -> int:
+    """The long side the config's test pipeline resizes to."""
+    pipeline = Config.fromfile(config).test_dataloader.dataset.pipeline
+    return max(next(t.scale for t in pipeline if t.type == 'Resize'))
+
+
+def resized_like_the_test_pipeline(path: str, side: int, labels: bool = False) -> np.ndarray:
+    """The file as the shapes test pipeline gives it: Resize to fit side x side, keeping
+    aspect."""
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED if labels else cv2.IMREAD_COLOR)
     h, w = img.shape[:2]
     scale = side / max(h, w)
@@ -25,7 +31,8 @@ def test_detection_val_boxes_on_the_resized_image(tiny_configs, shapes_root, tmp
     assert len(written) == 3  # the whole val split
     for path in written:
         source = shapes_root / 'val' / (Path(path).stem.split('_', 1)[1] + '.jpg')
-        expected = resized_like_the_test_pipeline(str(source), side=400)
+        side = config_test_side(tiny_configs['det'])
+        expected = resized_like_the_test_pipeline(str(source), side)
         drawn = assert_png(path, expected.shape[:2])
         changed = (np.abs(drawn.astype(int) - expected).max(axis=-1) > 40).mean()
         assert 0.002 < changed < 0.3  # box outlines and captions, on the same image
@@ -35,12 +42,13 @@ def test_segmentation_val_colours_objects_not_background(tiny_configs, shapes_ro
     written = tool('browse_dataset').main([tiny_configs['seg'], '--split', 'val', '--num', '2',
                                            '--out-dir', str(tmp_path)])
     assert len(written) == 2
+    side = config_test_side(tiny_configs['seg'])
     for path in written:
         stem = Path(path).stem.split('_', 1)[1]
         img = resized_like_the_test_pipeline(str(shapes_root / 'images/validation' /
-                                                 f'{stem}.jpg'))
+                                                 f'{stem}.jpg'), side)
         label = resized_like_the_test_pipeline(
-            str(shapes_root / 'annotations/validation' / f'{stem}.png'), labels=True)
+            str(shapes_root / 'annotations/validation' / f'{stem}.png'), side, labels=True)
         drawn = assert_png(path, img.shape[:2])
         changed = np.abs(drawn.astype(int) - img).max(axis=-1) > 2
         legend = 4 + 16 * len(set(np.unique(label)) - {0, 255})  # a line per shape present

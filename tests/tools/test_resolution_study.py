@@ -35,6 +35,7 @@ def test_study_trains_sweeps_and_resumes(tmp_path, monkeypatch):
     assert resolution_study.last_checkpoint(osp.join(work, 'seg_cpe_s0'))
     table = open(osp.join(out, 'seg_table.md')).read()
     assert '| model | zoom x1 |' in table and '| cpe |' in table
+    assert 'x the test resize (320, 320) of the configs' in table  # the seg configs' crop size
     for ext in ('json', 'csv', 'png'):
         assert osp.getsize(osp.join(out, f'seg_sweep.{ext}')) > 0
 
@@ -52,8 +53,9 @@ def test_table_reports_the_seed_spread(tmp_path):
               for mode in ('zoom', 'canvas') for scale, value in ((1.0, 10 + offset),
                                                                   (2.0, 5 + offset / 3))]
     path = str(tmp_path / 'table.md')
-    resolution_study.write_table(points, path, 'seg')
+    resolution_study.write_table(points, path, 'seg', (320, 320))
     table = open(path).read()
+    assert 'x the test resize (320, 320)' in table
     assert '| model | zoom x1 | zoom x2 | canvas x1 | canvas x2 |' in table
     assert '| abs_s1 | 11.50 | 5.50 | 11.50 | 5.50 |' in table
     assert 'abs: max 1.50, mean 1.00' in table and 'rope:' not in table.split('spread')[1]

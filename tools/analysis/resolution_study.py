@@ -28,6 +28,9 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
 import resolution_sweep  # noqa: E402
 
+from vitdense.apis import load_config  # noqa: E402
+from vitdense.apis.resolution import base_test_size  # noqa: E402
+
 FAMILIES = ('none', 'abs', 'sincos', 'abs_win', 'swin_bias', 'decomposed', 'irpe', 'cpe',
             'rope_axial', 'rope_mixed', 'vitdet')
 TASKS = ('seg', 'det')
@@ -95,8 +98,9 @@ def name(family: str, seed: int) -> str:
     return family if seed == 0 else f'{family}_s{seed}'
 
 
-def write_table(points: list, path: str, task: str) -> None:
-    """Markdown: a row per model, a column per mode and scale; the seed spread below."""
+def write_table(points: list, path: str, task: str, base_size) -> None:
+    """Markdown: a row per model, a column per mode and scale; the seed spread below. Scale 1
+    is the test resize ``base_size`` of the models' configs."""
     modes = sorted({p.mode for p in points}, key=('zoom', 'canvas').index)
     scales = sorted({p.scale for p in points})
     models = list(dict.fromkeys(p.model for p in points))
@@ -104,7 +108,8 @@ def write_table(points: list, path: str, task: str) -> None:
     metric = points[0].metric
     fmt = (lambda v: f'{v:.3f}') if metric.startswith('coco') else (lambda v: f'{v:.2f}')
     head = ['model'] + [f'{m} x{s:g}' for m in modes for s in scales]
-    lines = [f'{task}: {metric} at each test scale (x the 320 px training size)', '',
+    lines = [f'{task}: {metric} at each test scale (x the test resize {base_size} of the '
+             'configs)', '',
              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for model in models:
         cells = [fmt(value[model, m, s]) if (model, m, s) in value else '-'
@@ -149,7 +154,8 @@ def main(argv=None) -> None:
         for ext in ('json', 'csv', 'png'):  # the results, not the evaluation logs and data
             shutil.copyfile(osp.join(sweep_dir, f'sweep.{ext}'),
                             osp.join(args.out, f'{task}_sweep.{ext}'))
-        write_table(points, osp.join(args.out, f'{task}_table.md'), task)
+        size = base_test_size(load_config(models[0][1]), models[0][1])
+        write_table(points, osp.join(args.out, f'{task}_table.md'), task, size)
 
 
 if __name__ == '__main__':

@@ -70,6 +70,13 @@ def _last_resize(pipeline: list, where: str) -> int:
     return idx[-1]
 
 
+def base_test_size(cfg: Config, where: str = 'config'):
+    """The ``scale`` of the test pipeline's last Resize (what scale 1 of a sweep means), or
+    None where it resizes by a factor."""
+    pipeline = _test_pipeline(cfg, where)
+    return pipeline[_last_resize(pipeline, where)].get('scale')
+
+
 def zoom_cfg(cfg: Config, scale: float, aspect: float = 1.0, where: str = 'config') -> Config:
     """``cfg`` testing the val images resized by ``scale`` (width also by sqrt(aspect), height
     by 1 / sqrt(aspect)), after its own test resize."""
