@@ -109,12 +109,17 @@ def test_config_builds(path):
 def test_prefix_load_matches_the_config_that_saved_it(path):
     """A backbone that loads the ``backbone.*`` weights of another config's training (through its
     own init_cfg, or the model's) has the same backbone config, or the weights would load with
-    mismatches. Which blocks it returns may differ: that adds output LayerNorms (fresh) but
-    changes no loaded weight."""
+    mismatches. Which blocks it returns may differ (that adds output LayerNorms, fresh), and
+    where to attend (windows, global blocks): neither changes a loaded weight. With
+    ``load_pos_enc=False`` (the resolution study) the position encodings may differ too."""
     model = Config.fromfile(path).model
     backbone = model.backbone.to_dict()
     init = backbone.pop('init_cfg', None)
-    backbone.pop('out_indices', None)
+    free = ['out_indices', 'window_size', 'global_indices']
+    if init and init.get('load_pos_enc') is False:
+        free += ['pos_embed', 'attn_pos_enc', 'cond_pos_enc', 'cond_pos_indices']
+    for key in free:
+        backbone.pop(key, None)
     if model.get('init_cfg'):  # the whole model from another's training: no prefix
         assert not init, f'{path}: the model-level init_cfg would override the backbone\'s'
         init = dict(model.init_cfg, prefix='backbone.')
@@ -125,8 +130,8 @@ def test_prefix_load_matches_the_config_that_saved_it(path):
     assert len(sources) == 1, f'{init["checkpoint"]} is the work dir of no config in configs/'
     assert init['checkpoint'] == default_work_dir(sources[0])
     source = Config.fromfile(sources[0]).model.backbone.to_dict()
-    source.pop('init_cfg', None)
-    source.pop('out_indices', None)
+    for key in ['init_cfg', *free]:
+        source.pop(key, None)
     assert backbone == source
 
 
