@@ -279,3 +279,17 @@ def test_load_pos_enc_false_leaves_every_encoding_at_its_initialisation(tmp_path
                              prefix='backbone.', load_pos_enc=False)
     assert any('not loaded (load_pos_enc=False)' in line for line in report.adapted)
     assert set(report.missing) == pe
+
+
+def test_an_absolute_table_into_a_sincos_backbone_is_skipped_not_an_error(tmp_path):
+    """A sin-cos PE has no resampling convention to record (it recomputes its table): reading a
+    model checkpoint with an absolute table for it must not fail."""
+    src = random_vit(0, pos_embed=dict(type='LearnedAbsolutePE'))
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in src.state_dict().items()}},
+               tmp_path / 'model.pth')
+    for load_pos_enc in (True, False):
+        dst = random_vit(1, pos_embed=dict(type='SinCos2dPE'))
+        report = load_pretrained(dst, str(tmp_path / 'model.pth'), prefix='backbone.',
+                                 load_pos_enc=load_pos_enc)
+        assert not report.missing and not report.mismatched
+        torch.testing.assert_close(dst.blocks[1].mlp.fc2.weight, src.blocks[1].mlp.fc2.weight)

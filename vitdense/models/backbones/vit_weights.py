@@ -100,7 +100,8 @@ def read_model_checkpoint(path: str, prefix: str, backbone: nn.Module) -> tuple[
             raise ValueError(f'{path}: the position table under {prefix!r} has {cells} grid '
                              f'rows, neither this backbone\'s ref_grid {tuple(pe.ref_grid)} nor '
                              f'a square; build the backbone with the img_size it was trained at.')
-        meta['pos_embed_resample'] = dict(vars(pe.mode))
+        if getattr(pe, 'mode', None) is not None:  # a sin-cos PE recomputes: no convention
+            meta['pos_embed_resample'] = dict(vars(pe.mode))
     return state_dict, meta
 
 
