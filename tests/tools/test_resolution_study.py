@@ -59,6 +59,10 @@ def test_table_reports_the_seed_spread(tmp_path):
     assert '| model | zoom x1 | zoom x2 | canvas x1 | canvas x2 |' in table
     assert '| abs_s1 | 11.50 | 5.50 | 11.50 | 5.50 |' in table
     assert 'abs: max 1.50, mean 1.00' in table and 'rope:' not in table.split('spread')[1]
+    kept = table.split('as a fraction')[1]  # each model's value over its own at x1
+    assert '| abs | 1.00 | 0.50 | 1.00 | 0.50 |' in kept
+    assert '| abs_s1 | 1.00 | 0.48 | 1.00 | 0.48 |' in kept  # 5.5 / 11.5
+    assert 'abs: max 0.02, mean 0.01' in kept
 
 
 def test_unknown_family_is_refused():

@@ -98,19 +98,11 @@ def name(family: str, seed: int) -> str:
     return family if seed == 0 else f'{family}_s{seed}'
 
 
-def write_table(points: list, path: str, task: str, base_size) -> None:
-    """Markdown: a row per model, a column per mode and scale; the seed spread below. Scale 1
-    is the test resize ``base_size`` of the models' configs."""
-    modes = sorted({p.mode for p in points}, key=('zoom', 'canvas').index)
-    scales = sorted({p.scale for p in points})
-    models = list(dict.fromkeys(p.model for p in points))
-    value = {(p.model, p.mode, p.scale): p.value for p in points if p.aspect == 1}
-    metric = points[0].metric
-    fmt = (lambda v: f'{v:.3f}') if metric.startswith('coco') else (lambda v: f'{v:.2f}')
+def _table(value: dict, models: list, modes: list, scales: list, fmt) -> list[str]:
+    """Markdown rows: a row per model, a column per mode and scale; then the seed spread of
+    every model that has a ``{model}_s1`` twin (|seed 0 - seed 1| over the cells)."""
     head = ['model'] + [f'{m} x{s:g}' for m in modes for s in scales]
-    lines = [f'{task}: {metric} at each test scale (x the test resize {base_size} of the '
-             'configs)', '',
-             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for model in models:
         cells = [fmt(value[model, m, s]) if (model, m, s) in value else '-'
                  for m in modes for s in scales]
@@ -118,14 +110,34 @@ def write_table(points: list, path: str, task: str, base_size) -> None:
     spreads = []
     for model in models:
         twin = f'{model}_s1'
-        if twin in models:
-            diffs = [abs(value[model, m, s] - value[twin, m, s]) for m in modes for s in scales
-                     if (model, m, s) in value and (twin, m, s) in value]
-            if diffs:
-                spreads.append((model, max(diffs), sum(diffs) / len(diffs)))
+        diffs = [abs(value[model, m, s] - value[twin, m, s]) for m in modes for s in scales
+                 if (model, m, s) in value and (twin, m, s) in value]
+        if twin in models and diffs:
+            spreads.append((model, max(diffs), sum(diffs) / len(diffs)))
     if spreads:
         lines += ['', 'Seed spread (|seed 0 - seed 1|, over all modes and scales): ' +
                   '; '.join(f'{m}: max {fmt(a)}, mean {fmt(b)}' for m, a, b in spreads)]
+    return lines
+
+
+def write_table(points: list, path: str, task: str, base_size) -> None:
+    """Markdown: the metric per model, mode and scale, then the same as a fraction of the
+    model's own value at scale 1 in that mode (what a model keeps when the size changes, with
+    its level divided out); each with the seed spread. Scale 1 is the test resize
+    ``base_size`` of the models' configs."""
+    modes = sorted({p.mode for p in points}, key=('zoom', 'canvas').index)
+    scales = sorted({p.scale for p in points})
+    models = list(dict.fromkeys(p.model for p in points))
+    value = {(p.model, p.mode, p.scale): p.value for p in points if p.aspect == 1}
+    metric = points[0].metric
+    fmt = (lambda v: f'{v:.3f}') if metric.startswith('coco') else (lambda v: f'{v:.2f}')
+    lines = [f'{task}: {metric} at each test scale (x the test resize {base_size} of the '
+             'configs)', '', *_table(value, models, modes, scales, fmt)]
+    kept = {(n, m, s): v / value[n, m, 1.0] for (n, m, s), v in value.items()
+            if value.get((n, m, 1.0))}
+    if kept and scales != [1.0]:
+        lines += ['', f'{task}: {metric} as a fraction of the same model at x1 in that mode', '',
+                  *_table(kept, models, modes, scales, lambda v: f'{v:.2f}')]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 
