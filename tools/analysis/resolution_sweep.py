@@ -123,7 +123,7 @@ def plot(points: list[SweepPoint], path: str, title: str | None = None) -> None:
             scales = sorted({p.scale for p in points if p.mode == mode})
             ax.set_xticks(scales, [f'{s:g}' for s in scales])
             ax.axvline(1.0, color='grey', lw=0.8, ls=':')
-            ax.set_xlabel('test scale (x the training resolution)')
+            ax.set_xlabel("test scale (x the config's test resize)")
             ax.set_ylabel(metric)
             ax.set_title(titles[mode], fontsize=10)
             ax.grid(alpha=0.3)
