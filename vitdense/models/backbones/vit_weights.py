@@ -215,11 +215,11 @@ def load_pretrained(backbone: nn.Module, path: str, logger: str | logging.Logger
     model_sd = backbone.state_dict()
     report = LoadReport()
     if not load_pos_enc:
-        dropped = sorted(pe_keys(state_dict))
+        dropped = pe_keys(state_dict)
         state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
         if dropped:
             report.adapted.append(f'Position encodings not loaded (load_pos_enc=False): '
-                                  f'{collapse(dropped)}')
+                                  f'{collapse(sorted(dropped))}')
     pe = getattr(backbone, 'pos_embed', None)
     if POS_TABLE in state_dict and isinstance(pe, PosEncoding) and POS_TABLE in model_sd:
         _fit_prefix_rows(state_dict, meta, pe.prefix_entries, report)
