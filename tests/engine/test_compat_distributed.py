@@ -57,3 +57,18 @@ def test_flexible_runner_strategies_on_cpu(no_process_group):
     compat.setup_distributed(ddp, 'pytorch')
     assert ddp.strategy.model_wrapper == dict(type='MMDistributedDataParallel', device_ids=None,
                                               broadcast_buffers=False)
+
+
+def test_only_rank_0_writes_the_test_metrics_json(tmp_path, monkeypatch):
+    """LoggerHook.after_test_epoch dumps <timestamp>.json on every rank into one shared file;
+    two writers interleaved it (two records on one line). The compat layer lets rank 0 alone."""
+    from mmengine.hooks import logger_hook
+    compat.apply_compat()
+    assert logger_hook.dump is compat.dump_on_rank_0
+    path = tmp_path / 'stamp.json'
+    monkeypatch.setattr(compat, 'is_main_process', lambda: False)
+    logger_hook.dump({'mIoU': 1.0}, str(path))
+    assert not path.exists()
+    monkeypatch.setattr(compat, 'is_main_process', lambda: True)
+    logger_hook.dump({'mIoU': 1.0}, str(path))
+    assert path.read_text().strip() == '{"mIoU": 1.0}'

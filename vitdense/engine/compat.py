@@ -14,6 +14,10 @@ What it fixes (details in REFERENCE.md, "mmengine 0.10.7 on torch 2.13"):
 4. ``sync_bn='torch'`` on CPU: torch's SyncBatchNorm refuses CPU tensors; the Runner (and
    FlexibleRunner's strategies) convert to :class:`vitdense.engine.sync_bn.SyncBatchNorm`
    instead, torch's class with a CPU path.
+5. Test metrics under several processes: ``LoggerHook.after_test_epoch`` dumps them to
+   ``<log_dir>/<timestamp>.json`` on every rank, and the ranks share the log dir (the timestamp
+   is broadcast). Two ranks writing one file at once can interleave (seen here: two records run
+   together on one line, unreadable as JSON Lines). Only rank 0 writes it now.
 """
 import copyreg
 import os
@@ -24,6 +28,9 @@ import torch
 import torch.distributed as dist
 from mmengine._strategy import distributed as mmengine_strategy
 from mmengine.config import Config
+from mmengine.dist import is_main_process
+from mmengine.fileio import dump
+from mmengine.hooks import logger_hook
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import runner as mmengine_runner
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -65,6 +72,13 @@ def load_local_checkpoint(filename: str, map_location=None) -> dict:
             f'load it with full unpickling.') from err
 
 
+def dump_on_rank_0(obj, file=None, **kwargs):
+    """mmengine's ``dump`` on rank 0 only; the other ranks write nothing (see fix 5)."""
+    if is_main_process():
+        return dump(obj, file, **kwargs)
+    return None
+
+
 def apply_compat() -> None:
     """Install the checkpoint fixes once per process (idempotent)."""
     global _APPLIED
@@ -75,6 +89,7 @@ def apply_compat() -> None:
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
     mmengine_runner.convert_sync_batchnorm = convert_sync_batchnorm
     mmengine_strategy.convert_sync_batchnorm = convert_sync_batchnorm
+    logger_hook.dump = dump_on_rank_0
     _APPLIED = True
 
 
