@@ -7,6 +7,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from vitdense.engine.compat import setup_distributed
+from vitdense.engine.compile import maybe_compile
 from vitdense.transforms.loader_breadcrumbs import name_files_of_dead_workers
 from vitdense.utils import register_all_modules
 from vitdense.utils.work_dir import check_work_dir_writable, default_work_dir
@@ -112,7 +113,10 @@ def evaluate(cfg: Config) -> dict:
     """Build the runner of ``cfg`` and test; returns the metrics. What ``tools/test.py`` runs
     (not named ``test``, which pytest would collect wherever it is imported). The process group
     is shut down after the test succeeded (:func:`shutdown_distributed`)."""
-    metrics = build_runner(cfg).test()
+    runner = build_runner(cfg)
+    if isinstance(runner, Runner):  # mmengine compiles only for training (FlexibleRunner: both)
+        maybe_compile(runner)
+    metrics = runner.test()
     shutdown_distributed()
     return metrics
 

@@ -18,6 +18,8 @@ What it fixes (details in REFERENCE.md, "mmengine 0.10.7 on torch 2.13"):
    ``<log_dir>/<timestamp>.json`` on every rank, and the ranks share the log dir (the timestamp
    is broadcast). Two ranks writing one file at once can interleave (seen here: two records run
    together on one line, unreadable as JSON Lines). Only rank 0 writes it now.
+6. ``compile=`` from config: mmengine compiles ``train_step`` with the optimizer step in it, which
+   dynamo fails on; :mod:`vitdense.engine.compile` compiles the network's parts instead.
 """
 import copyreg
 import os
@@ -35,6 +37,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import runner as mmengine_runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .compile import maybe_compile
 from .sync_bn import convert_sync_batchnorm
 
 TRUST_ENV = 'VITDENSE_TRUST_CHECKPOINTS'
@@ -90,6 +93,7 @@ def apply_compat() -> None:
     mmengine_runner.convert_sync_batchnorm = convert_sync_batchnorm
     mmengine_strategy.convert_sync_batchnorm = convert_sync_batchnorm
     logger_hook.dump = dump_on_rank_0
+    mmengine_runner.Runner._maybe_compile = maybe_compile
     _APPLIED = True
 
 
