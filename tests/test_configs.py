@@ -109,13 +109,13 @@ def test_config_builds(path):
 def test_prefix_load_matches_the_config_that_saved_it(path):
     """A backbone that loads the ``backbone.*`` weights of another config's training (through its
     own init_cfg, or the model's) has the same backbone config, or the weights would load with
-    mismatches. Which blocks it returns may differ (that adds output LayerNorms, fresh), and
-    where to attend (windows, global blocks): neither changes a loaded weight. With
+    mismatches. Which blocks it returns may differ (that adds output LayerNorms, fresh), where to
+    attend (windows, global blocks) and what is frozen: none changes a loaded weight. With
     ``load_pos_enc=False`` (the resolution study) the position encodings may differ too."""
     model = Config.fromfile(path).model
     backbone = model.backbone.to_dict()
     init = backbone.pop('init_cfg', None)
-    free = ['out_indices', 'window_size', 'global_indices']
+    free = ['out_indices', 'window_size', 'global_indices', 'frozen_stages']
     if init and init.get('load_pos_enc') is False:
         free += ['pos_embed', 'attn_pos_enc', 'cond_pos_enc', 'cond_pos_indices']
     for key in free:

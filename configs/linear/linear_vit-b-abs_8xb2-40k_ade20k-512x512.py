@@ -10,7 +10,9 @@ _base_ = [
     '../_base_/schedules/schedule_linear_40k.py', '../_base_/default_runtime.py'
 ]
 model = dict(
-    backbone=dict(drop_path_rate=0.0),  # frozen: no stochastic depth
+    # Frozen (all 12 blocks, the patch embedding, the PE and the output norms): no gradient,
+    # no stochastic depth.
+    backbone=dict(drop_path_rate=0.0, frozen_stages=12),
     decode_head=dict(type='LinearHead', in_features=('b11', ), dropout=0.0),
     test_mode='slide',
     crop_size={{_base_.crop_size}},

@@ -6,7 +6,8 @@ _base_ = [
     '../_base_/datasets/shapes_segmentation.py', '../_base_/schedules/schedule_demo.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(backbone=dict(_base_.detector_backbone, out_indices=(2, 3, 4, 5)))
+# frozen_stages=6: all 6 blocks, the stem (its BatchNorm statistics too) and the output norms
+# get no gradient, and backward stops at the head.
+model = dict(
+    backbone=dict(_base_.detector_backbone, out_indices=(2, 3, 4, 5), frozen_stages=6))
 train_cfg = dict(max_iters={{_base_.segmentor_iters}})
-optim_wrapper = dict(
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.0, decay_mult=0.0)}))

@@ -1,7 +1,7 @@
 # DINOv2's linear segmentation probe: 40k iterations of AdamW (lr 1e-3, weight decay 1e-4),
 # linear warm-up over 1500 iterations, then linear (poly 1) decay to 0. The backbone is frozen
-# through its learning rate and weight decay (lr_mult 0: its gradients are still computed).
-# Validation and a checkpoint every 4k.
+# in the model config (the ViT's frozen_stages: no gradient is computed for it); lr_mult 0 here
+# keeps it fixed for a backbone without that option too. Validation and a checkpoint every 4k.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

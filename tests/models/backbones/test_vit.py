@@ -137,3 +137,46 @@ def test_residual_conv_blocks_start_as_identity_and_train():
     torch.testing.assert_close(res(x)['p4'], plain(x)['p4'])
     res(x)['p4'].sum().backward()
     assert res.res_convs['0'].norm3.weight.grad.abs().sum() > 0
+
+
+def hybrid_vit(frozen_stages: int) -> ViT:
+    """A 2-block ViT on a BatchNorm stem, with a cls token, a token PE and a conditional PE."""
+    return ViT('test', img_size=(64, 64), use_cls_token=True, frozen_stages=frozen_stages,
+               stem=dict(type='BasicBlockStem', widths=(8, 8, 8), depths=(1, 1, 1),
+                         stem_channels=8),
+               pos_embed=dict(type='LearnedAbsolutePE', prefix_entries=1),
+               cond_pos_enc=dict(type='ConditionalPEG'), cond_pos_indices=(0, 1))
+
+
+@pytest.mark.parametrize('frozen_stages, trained', [
+    (-1, {'patch_embed', 'cls_token', 'pos_embed', 'blocks.0', 'cond_pos.0', 'blocks.1',
+          'cond_pos.1', 'out_norms'}),
+    (0, {'blocks.0', 'cond_pos.0', 'blocks.1', 'cond_pos.1', 'out_norms'}),
+    (1, {'blocks.1', 'cond_pos.1', 'out_norms'}),
+    (2, set())])
+def test_frozen_stages_fix_the_stem_tokens_and_first_blocks(frozen_stages, trained):
+    torch.manual_seed(0)
+    vit = hybrid_vit(frozen_stages).train()
+    before = {k: v.clone() for k, v in vit.state_dict().items()}
+    params = [p for p in vit.parameters() if p.requires_grad]
+    if params:
+        opt = torch.optim.SGD(params, lr=0.1)
+        vit(torch.randn(2, 3, 64, 64))['p4'].square().mean().backward()
+        opt.step()
+    else:  # everything frozen: nothing in the graph needs a gradient
+        assert not vit(torch.randn(2, 3, 64, 64))['p4'].requires_grad
+    changed = {k for k, v in vit.state_dict().items() if not torch.equal(v, before[k])}
+    # Which parts moved: trained parameters, and BN statistics where the stem trains.
+    prefixes = {k.split('.')[0] if k.split('.')[0] in ('patch_embed', 'cls_token', 'pos_embed',
+                                                       'out_norms') else '.'.join(k.split('.')[:2])
+                for k in changed}
+    assert prefixes == trained
+    for p in vit.parameters():
+        assert (p.grad is None) == (not p.requires_grad)
+    bns = [m for m in vit.patch_embed.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and all(bn.training == (frozen_stages < 0) for bn in bns)
+
+
+def test_frozen_stages_out_of_range_is_refused():
+    with pytest.raises(ValueError, match='frozen_stages=3 is outside -1'):
+        ViT('test', frozen_stages=3)

@@ -52,6 +52,12 @@ class ViT(BaseModule):
         qkv_bias: bias in the qkv projection.
         out_norm: apply a LayerNorm to every returned map.
         with_checkpoint: activation checkpointing per block (``use_reentrant=False``).
+        frozen_stages: what stays fixed in training, as mmpretrain's ViT and mmdet's ResNet
+            count: -1 nothing; 0 the stem, the prefix tokens and the token PE (slot 1); k >= 1
+            those and blocks 0..k-1 (with their attention PEs, residual convs and conditional
+            PEs); ``depth`` everything, the output norms included. Frozen parameters get no
+            gradient (backward stops where the first trainable part begins, which is what makes
+            a frozen backbone cheap) and frozen BatchNorm keeps its statistics (eval mode).
         init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', checkpoint=...)``).
     """
 
@@ -65,7 +71,7 @@ class ViT(BaseModule):
                  out_indices: tuple[int, ...] = (-1,), out_cls_token: bool = False,
                  drop_path_rate: float = 0.0, layer_scale: float | None = None,
                  qkv_bias: bool = True, out_norm: bool = True, with_checkpoint: bool = False,
-                 init_cfg: dict | None = None):
+                 frozen_stages: int = -1, init_cfg: dict | None = None):
         super().__init__(init_cfg=init_cfg)
         if out_cls_token and not use_cls_token:
             raise ValueError('ViT: out_cls_token=True returns the cls token, but '
@@ -130,6 +136,40 @@ class ViT(BaseModule):
             str(i): nn.LayerNorm(dim, eps=1e-6) if out_norm else nn.Identity()
             for i in self.out_indices})
         self._init_tokens()
+        if not -1 <= frozen_stages <= depth:
+            raise ValueError(f'ViT: frozen_stages={frozen_stages} is outside -1 (nothing frozen) '
+                             f'.. {depth} (everything, for this depth)')
+        self.frozen_stages = frozen_stages
+        self._freeze()
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        """The modules that ``frozen_stages`` fixes (see the class docstring)."""
+        if self.frozen_stages < 0:
+            return []
+        parts = [self.patch_embed] + ([self.pos_embed] if self.pos_embed is not None else [])
+        for i in range(self.frozen_stages):
+            parts.append(self.blocks[i])
+            parts += [group[str(i)] for group in (self.res_convs, self.cond_pos)
+                      if str(i) in group]
+        if self.frozen_stages == self.depth:
+            parts.append(self.out_norms)
+        return parts
+
+    def _freeze(self) -> None:
+        if self.frozen_stages >= 0:
+            for token in (self.cls_token, self.reg_tokens):
+                if token is not None:
+                    token.requires_grad_(False)
+        for module in self._frozen_modules():
+            module.eval()
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'ViT':
+        """As nn.Module's, but the frozen stages stay in eval mode (BatchNorm, dropout)."""
+        super().train(mode)
+        for module in self._frozen_modules():
+            module.eval()
+        return self
 
     def _build_token_pe(self, cfg: dict, dim: int, window_size: int) -> nn.Module:
         """Slot 1, with ``window_size`` given to a PE that takes it (and checked against it)."""
