@@ -15,6 +15,7 @@ import resolution_study  # noqa: E402
 
 def tiny_options(data_root: str) -> list[str]:
     opts = {'model.backbone.arch': 'test', 'model.backbone.global_indices': '(1,)',
+            'model.backbone.init_cfg': None,  # the detectors' crop pretraining is not here
             'train_cfg.max_iters': 2,
             'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 1,
             'train_dataloader.batch_size': 2, 'test_dataloader.batch_size': 2}
@@ -33,6 +34,10 @@ def test_study_trains_sweeps_and_resumes(tmp_path, monkeypatch):
             '--out', out, '--work-root', work, '--cfg-options', *tiny_options(data)]
     resolution_study.main(argv)
     assert resolution_study.last_checkpoint(osp.join(work, 'seg_cpe_s0'))
+    # The segmentor started from its family's detector, trained first for it.
+    assert resolution_study.last_checkpoint(osp.join(work, 'det_cpe_s0'))
+    seg_log = next(Path(work, 'seg_cpe_s0').glob('*/*.log')).read_text()
+    assert f"load model from: {osp.join(work, 'det_cpe_s0', 'iter_2.pth')}" in seg_log
     table = open(osp.join(out, 'seg_table.md')).read()
     assert '| model | zoom x1 |' in table and '| cpe |' in table
     assert 'x the test resize (320, 320) of the configs' in table  # the seg configs' crop size

@@ -80,14 +80,24 @@ def last_checkpoint(work_dir: str) -> str | None:
     return path if osp.isfile(path) and osp.isfile(osp.join(work_dir, 'DONE')) else None
 
 
+def work_dir_of(task: str, family: str, seed: int, args) -> str:
+    return osp.join(args.work_root, f'{task}_{family}_s{seed}')
+
+
 def train(task: str, family: str, seed: int, args) -> str:
-    work_dir = osp.join(args.work_root, f'{task}_{family}_s{seed}')
+    """Train one model unless it is done; a segmentor starts from its family's detector of the
+    same seed (trained first if it is not done), as the demo segmentor from the demo detector."""
+    work_dir = work_dir_of(task, family, seed, args)
     ckpt = last_checkpoint(work_dir)
     if ckpt:
         return ckpt
+    start = []
+    if task == 'seg':
+        train('det', family, seed, args)
+        start = [f"model.init_cfg.checkpoint={work_dir_of('det', family, seed, args)}"]
     config = config_path(task, family)
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir,
-           '--amp', '--cfg-options', f'randomness.seed={seed}', *args.cfg_options]
+           '--amp', '--cfg-options', f'randomness.seed={seed}', *start, *args.cfg_options]
     print('training:', ' '.join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=ROOT))
     open(osp.join(work_dir, 'DONE'), 'w').close()
