@@ -48,8 +48,10 @@ def logged_log(work: str) -> str:
 def test_compile_from_config_trains_and_validates_as_eager(job, backend, parts, metric,
                                                           shapes_root, tmp_path):
     config = demo_job(job).config
-    eager = train(config, shapes_root, str(tmp_path / 'eager'))
-    compiled = train(config, shapes_root, str(tmp_path / 'compiled'),
+    extra = [f'{split}_evaluator.ann_file={shapes_root}annotations/instances_val.json'
+             for split in ('val', 'test') if job == 'detector']
+    eager = train(config, shapes_root, str(tmp_path / 'eager'), *extra)
+    compiled = train(config, shapes_root, str(tmp_path / 'compiled'), *extra,
                      f'compile.backend={backend}', 'compile.dynamic=True')
     assert f"torch.compile({{'backend': '{backend}', 'dynamic': True}}) on {parts}" in \
         logged_log(str(tmp_path / 'compiled'))
