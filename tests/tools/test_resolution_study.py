@@ -27,8 +27,11 @@ def tiny_options(data_root: str) -> list[str]:
 
 
 def test_study_trains_sweeps_and_resumes(tmp_path, monkeypatch):
-    data = str(tmp_path / 'shapes') + '/'
+    # Where the configs expect it from the working directory: the detectors' COCO evaluator
+    # reads data/shapes/annotations/instances_val.json, which data_root does not move.
+    data = str(tmp_path / 'data' / 'shapes') + '/'
     generate_shapes(data, seed=3, num_train=4, num_val=2)
+    monkeypatch.chdir(tmp_path)
     out, work = str(tmp_path / 'docs'), str(tmp_path / 'work')
     argv = ['--tasks', 'seg', '--families', 'cpe', '--scales', '1', '--modes', 'zoom',
             '--out', out, '--work-root', work, '--cfg-options', *tiny_options(data)]
