@@ -8,4 +8,7 @@
 # p3-p5. Each leaf adds its family's encoding and names its detector's work dir (tools/train.py's
 # default for that config; resolution_study.py uses its own work dirs, one per seed).
 _base_ = ['../../fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py', './pe_families.py']
-model = dict(backbone=dict(init_cfg=None, window_size=5, global_indices=(2, 5)))
+# The study keeps the recipe its 11 families were trained with (2026-12-02): the backbone
+# trained, 400 iterations (the demo segmentor has since frozen its backbone).
+model = dict(backbone=dict(init_cfg=None, window_size=5, global_indices=(2, 5), frozen_stages=-1))
+train_cfg = dict(max_iters={{_base_.segmentor_iters}})

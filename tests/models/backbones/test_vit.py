@@ -153,7 +153,8 @@ def hybrid_vit(frozen_stages: int) -> ViT:
           'cond_pos.1', 'out_norms'}),
     (0, {'blocks.0', 'cond_pos.0', 'blocks.1', 'cond_pos.1', 'out_norms'}),
     (1, {'blocks.1', 'cond_pos.1', 'out_norms'}),
-    (2, set())])
+    (2, set()),
+    ('all', set())])
 def test_frozen_stages_fix_the_stem_tokens_and_first_blocks(frozen_stages, trained):
     torch.manual_seed(0)
     vit = hybrid_vit(frozen_stages).train()
@@ -174,9 +175,11 @@ def test_frozen_stages_fix_the_stem_tokens_and_first_blocks(frozen_stages, train
     for p in vit.parameters():
         assert (p.grad is None) == (not p.requires_grad)
     bns = [m for m in vit.patch_embed.modules() if isinstance(m, nn.BatchNorm2d)]
-    assert bns and all(bn.training == (frozen_stages < 0) for bn in bns)
+    assert bns and all(bn.training == (frozen_stages == -1) for bn in bns)
 
 
 def test_frozen_stages_out_of_range_is_refused():
     with pytest.raises(ValueError, match='frozen_stages=3 is outside -1'):
         ViT('test', frozen_stages=3)
+    with pytest.raises(ValueError, match="frozen_stages=everything is outside -1"):
+        ViT('test', frozen_stages='everything')

@@ -55,7 +55,9 @@ class ViT(BaseModule):
         frozen_stages: what stays fixed in training, as mmpretrain's ViT and mmdet's ResNet
             count: -1 nothing; 0 the stem, the prefix tokens and the token PE (slot 1); k >= 1
             those and blocks 0..k-1 (with their attention PEs, residual convs and conditional
-            PEs); ``depth`` everything, the output norms included. Frozen parameters get no
+            PEs); ``depth`` everything, the output norms included, which ``'all'`` names
+            whatever the depth (a config that freezes the whole backbone keeps doing so when
+            its ``arch`` is changed). Frozen parameters get no
             gradient (backward stops where the first trainable part begins, which is what makes
             a frozen backbone cheap) and frozen BatchNorm keeps its statistics (eval mode).
         init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', checkpoint=...)``).
@@ -71,7 +73,7 @@ class ViT(BaseModule):
                  out_indices: tuple[int, ...] = (-1,), out_cls_token: bool = False,
                  drop_path_rate: float = 0.0, layer_scale: float | None = None,
                  qkv_bias: bool = True, out_norm: bool = True, with_checkpoint: bool = False,
-                 frozen_stages: int = -1, init_cfg: dict | None = None):
+                 frozen_stages: int | str = -1, init_cfg: dict | None = None):
         super().__init__(init_cfg=init_cfg)
         if out_cls_token and not use_cls_token:
             raise ValueError('ViT: out_cls_token=True returns the cls token, but '
@@ -136,9 +138,11 @@ class ViT(BaseModule):
             str(i): nn.LayerNorm(dim, eps=1e-6) if out_norm else nn.Identity()
             for i in self.out_indices})
         self._init_tokens()
-        if not -1 <= frozen_stages <= depth:
+        if frozen_stages == 'all':
+            frozen_stages = depth
+        if isinstance(frozen_stages, str) or not -1 <= frozen_stages <= depth:
             raise ValueError(f'ViT: frozen_stages={frozen_stages} is outside -1 (nothing frozen) '
-                             f'.. {depth} (everything, for this depth)')
+                             f'.. {depth} (everything, for this depth), or \'all\'')
         self.frozen_stages = frozen_stages
         self._freeze()
 
