@@ -5,10 +5,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from vitdense.engine.resource_monitor_hook import sample_resources
+from vitdense.engine.resource_monitor_hook import ResourceMonitorHook, sample_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
@@ -32,6 +33,22 @@ def test_a_sample_counts_open_files_and_child_processes(tmp_path):
 
 def _line(i, rss, fds=40, step=1.0, phase='train'):
     return dict(iter=i, phase=phase, rss_mb=rss, workers_rss_mb=0.0, open_fds=fds, step_s=step)
+
+
+def test_each_rank_records_to_its_own_file(tmp_path):
+    """Under two processes both ranks share the log dir: rank 0 keeps resources.jsonl, rank 1
+    writes resources_rank1.jsonl, and each line names its rank."""
+    for rank in (0, 1):
+        runner = SimpleNamespace(rank=rank, log_dir=str(tmp_path), iter=7,
+                                 logger=SimpleNamespace(warning=print))
+        hook = ResourceMonitorHook(interval=1)
+        hook.before_run(runner)
+        hook.record(runner, 'val')
+    lines = {name: [json.loads(ln) for ln in (tmp_path / name).read_text().splitlines()]
+             for name in ('resources.jsonl', 'resources_rank1.jsonl')}
+    assert [ln['rank'] for ln in lines['resources.jsonl']] == [0]
+    assert [ln['rank'] for ln in lines['resources_rank1.jsonl']] == [1]
+    assert lines['resources_rank1.jsonl'][0]['iter'] == 7
 
 
 def test_the_summary_measures_growth_after_the_first_validation_and_the_throughput_ratio():

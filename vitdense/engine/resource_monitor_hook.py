@@ -58,6 +58,9 @@ class ResourceMonitorHook(Hook):
     and their number, ``open_fds`` (this process's file descriptors), and for training lines
     ``step_s``: the median time of the iterations since the last line, data loading included
     and validation left out. Linux only (it reads ``/proc``); elsewhere it warns and does nothing.
+    Under several processes every rank records its own: rank 0 to ``resources.jsonl``, rank r to
+    ``resources_rank{r}.jsonl`` beside it (each process's memory is its own; one file per rank
+    keeps the lines of one process together), and every line names its ``rank``.
 
     ``tools/analysis/soak.py`` runs a training with it and draws the lines; any config can add it:
     ``custom_hooks = [..., dict(type='ResourceMonitorHook', interval=20)]``.
@@ -80,12 +83,14 @@ class ResourceMonitorHook(Hook):
             runner.logger.warning('ResourceMonitorHook: /proc is not available on this system; '
                                   'nothing is recorded.')
             return
-        self.path = os.path.join(runner.log_dir, 'resources.jsonl')
+        rank = runner.rank
+        name = 'resources.jsonl' if rank == 0 else f'resources_rank{rank}.jsonl'
+        self.path = os.path.join(runner.log_dir, name)
 
     def record(self, runner, phase: str, **extra) -> dict:
         """Append one line now (e.g. after an evaluation run outside the training loop), at the
         number of training iterations done."""
-        line = dict(iter=extra.pop('iter', runner.iter), phase=phase,
+        line = dict(iter=extra.pop('iter', runner.iter), phase=phase, rank=runner.rank,
                     time=round(time.perf_counter() - self._start, 2), **sample_resources(),
                     **extra)
         if self.path is not None:
