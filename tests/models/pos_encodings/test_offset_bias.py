@@ -102,3 +102,11 @@ def test_offset_bias_is_the_offset_lookup_with_exact_gradients(monkeypatch, chun
     for got, want in zip(torch.autograd.grad(out, leaves, grad),
                          torch.autograd.grad(ref, leaves, grad)):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_the_contextual_index_of_a_vitdet_grid_fits_the_cache():
+    """The (N, N) index is kept compact: at ViTDet's 1024 x 768 input (a 64 x 48 grid, global
+    blocks) an int64 index (75 MB) exceeded the cache's budget and was recomputed at every call."""
+    from vitdense.models.pos_encodings.grid import CACHE_BYTES
+    ids = irpe_bucket_ids('product', (6, 4), 1, 1.9, 3.8, 15.2, torch.device('cpu'))
+    assert (64 * 48 + 1) ** 2 * ids.element_size() <= CACHE_BYTES
