@@ -76,10 +76,10 @@ def irpe_bucket_ids(method: str, hw: Grid, num_prefix: int, alpha: float, beta: 
     """
     diff = grid_offsets(hw[0], hw[1], device)  # (N, N, 2) as (dy, dx)
     ids = bucket_of_offsets(method, diff, alpha, beta, gamma)
+    extra = num_buckets(method, beta)  # the largest id
     if num_prefix:
-        extra = num_buckets(method, beta)
         ids = nn.functional.pad(ids, (num_prefix, 0, num_prefix, 0), value=extra)
-    return ids.to(torch.int16 if num_buckets(method, beta) < 2**15 - 1 else torch.int32)
+    return ids.to(torch.int16 if extra < 2**15 else torch.int32)
 
 
 class IRPELookup(nn.Module):
