@@ -76,6 +76,19 @@ def check_outputs(model, out) -> None:
     assert all(torch.isfinite(t).all() for t in flat)
 
 
+def check_dataset(config: dict) -> None:
+    """Every key a constructor argument, every transform buildable; a wrapper's dataset too."""
+    dataset = dict(config)
+    dataset_cls = DATASETS.get(dataset.pop('type'))
+    inspect.signature(dataset_cls).bind(**dataset)
+    for step in dataset.get('pipeline', []):
+        TRANSFORMS.build(step)
+    if 'dataset' in dataset:  # MultiImageMixDataset
+        check_dataset(dataset['dataset'])
+    else:
+        assert issubclass(dataset_cls, BaseDataset)
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=IDS)
 def test_config_builds(path):
     cfg = Config.fromfile(path)
@@ -89,13 +102,8 @@ def test_config_builds(path):
 
     for split in SPLITS:
         loader = cfg[split]
-        dataset = dict(loader.dataset)
-        dataset_cls = DATASETS.get(dataset.pop('type'))
-        assert issubclass(dataset_cls, BaseDataset)
-        inspect.signature(dataset_cls).bind(**dataset)  # every key is a constructor argument
+        check_dataset(loader.dataset)
         assert loader.sampler.type in DATA_SAMPLERS
-        for step in loader.dataset.pipeline:
-            TRANSFORMS.build(step)
     val = cfg.val_dataloader.dataset
     evaluators = cfg.test_evaluator
     for metric in evaluators if isinstance(evaluators, list) else [evaluators]:

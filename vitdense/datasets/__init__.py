@@ -8,6 +8,7 @@ The built-in shapes data is written by :mod:`vitdense.datasets.shapes` (not impo
 from .ade20k import ADE20K_CLASSES, ADE20KDataset
 from .coco import COCO_CLASSES, CocoDataset
 from .metainfo import make_palette
+from .multi_image_mix import MultiImageMixDataset
 from .object_crops import ObjectCropDataset
 from .shapes_datasets import (
     SHAPES_CLASSES,
@@ -18,6 +19,7 @@ from .shapes_datasets import (
 )
 from .yolo import YoloDataset
 
-__all__ = ['ADE20K_CLASSES', 'ADE20KDataset', 'COCO_CLASSES', 'CocoDataset', 'ObjectCropDataset',
-           'SHAPES_CLASSES', 'SHAPES_SEG_CLASSES', 'ShapesCropDataset', 'ShapesDataset',
-           'ShapesSegDataset', 'YoloDataset', 'make_palette']
+__all__ = ['ADE20K_CLASSES', 'ADE20KDataset', 'COCO_CLASSES', 'CocoDataset',
+           'MultiImageMixDataset', 'ObjectCropDataset', 'SHAPES_CLASSES', 'SHAPES_SEG_CLASSES',
+           'ShapesCropDataset', 'ShapesDataset', 'ShapesSegDataset', 'YoloDataset',
+           'make_palette']

@@ -84,8 +84,9 @@ class CocoDataset(CompletedMetainfo):
     1 px after clipping, or with a NaN/inf coordinate, are dropped; one warning per dataset counts
     dropped and clipped boxes, and another the annotations skipped because their image_id or
     category_id is not in the file. Duplicate image ids, and records without the keys COCO
-    requires, raise naming the record. ``segmentation`` (polygons of any length, RLE) is not
-    read: this dataset serves boxes.
+    requires, raise naming the record. An annotation's ``segmentation`` (polygons or RLE) is
+    kept as the instance's ``mask``, as mmdet keeps it (``LoadAnnotations(with_instance_map=True)``
+    draws it).
 
     Args:
         ann_file: annotation file, relative to ``data_root``.
@@ -211,8 +212,11 @@ class CocoDataset(CompletedMetainfo):
                 self._num_dropped += 1
                 continue
             self._num_clipped += int(clipped)
-            instances.append(dict(bbox=box, bbox_label=self.cat2label[ann['category_id']],
-                                  ignore_flag=int(bool(ann.get('iscrowd', 0)))))
+            instance = dict(bbox=box, bbox_label=self.cat2label[ann['category_id']],
+                            ignore_flag=int(bool(ann.get('iscrowd', 0))))
+            if ann.get('segmentation'):
+                instance['mask'] = ann['segmentation']
+            instances.append(instance)
         return dict(img_path=osp.join(self.data_prefix['img'], img['file_name']),
                     img_id=img['id'], height=height, width=width, instances=instances)
 

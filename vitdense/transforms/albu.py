@@ -12,6 +12,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from vitdense.registry import TRANSFORMS
+from vitdense.transforms.geometric import PER_BOX_KEYS
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 try:
@@ -23,7 +24,7 @@ else:
     ALBUMENTATIONS_ERROR = None
 
 TARGETS = ('image', 'mask', 'bboxes')
-PER_BOX_LABELS = ('gt_bboxes_labels', 'gt_ignore_flags')
+PER_BOX_LABELS = PER_BOX_KEYS[1:]  # the per-box arrays that follow the boxes
 _INDEX_FIELD = 'box_index'  # carries each box's row through albumentations
 
 

@@ -16,7 +16,9 @@ from vitdense.registry import TRANSFORMS
 INTERPOLATIONS = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
                   'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA,
                   'lanczos': cv2.INTER_LANCZOS4}
-PER_BOX_KEYS = ('gt_bboxes', 'gt_bboxes_labels', 'gt_ignore_flags')
+# Arrays with one entry per box; a transform that drops boxes drops their entries in all of them.
+# ``gt_instance_ids``: each box's value in ``gt_instance_map`` (LoadAnnotations).
+PER_BOX_KEYS = ('gt_bboxes', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_instance_ids')
 
 
 def seg_keys(results: dict) -> list[str]:

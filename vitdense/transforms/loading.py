@@ -128,6 +128,46 @@ def reduce_zero_label(seg: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+def draw_instance_map(instances: list[dict], shape: tuple[int, int],
+                      img_path: Optional[str] = None) -> np.ndarray:
+    """(H, W) uint16 map of the instances' ``mask`` (COCO polygons or RLE): pixel value
+    ``i + 1`` for instance ``i``, 0 where none. Larger masks are drawn first, so that an object
+    inside another's hole (a ring's) keeps its pixels; masks of visible parts (COCO's, shapes')
+    do not otherwise overlap. An instance without a mask covers no pixel."""
+    if len(instances) >= np.iinfo(np.uint16).max:
+        raise ValueError(f"Image '{img_path}' has {len(instances)} instances; an instance map "
+                         'holds at most 65534.')
+    height, width = shape
+    masks = []
+    for index, instance in enumerate(instances):
+        segm = instance.get('mask')
+        if not segm:
+            continue
+        if isinstance(segm, dict):  # RLE (crowd regions)
+            mask = _decode_rle(segm, shape, img_path)
+        else:
+            mask = np.zeros(shape, np.uint8)
+            polygons = [np.round(np.asarray(p, np.float64).reshape(-1, 2)).astype(np.int32)
+                        for p in segm if len(p) >= 6]
+            cv2.fillPoly(mask, polygons, 1)
+        masks.append((int(mask.sum()), index, mask.astype(bool)))
+    out = np.zeros((height, width), np.uint16)
+    for _, index, mask in sorted(masks, key=lambda m: -m[0]):
+        out[mask] = index + 1
+    return out
+
+
+def _decode_rle(segm: dict, shape: tuple[int, int], img_path: Optional[str]) -> np.ndarray:
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError as err:
+        raise ImportError(f"Image '{img_path}' has an RLE mask; drawing it needs pycocotools "
+                          '(pip install pycocotools).') from err
+    if isinstance(segm.get('counts'), list):  # uncompressed RLE
+        segm = mask_utils.frPyObjects(segm, *shape)
+    return mask_utils.decode(segm).astype(np.uint8)
+
+
 @TRANSFORMS.register_module()
 class LoadAnnotations(BaseTransform):
     """Read boxes and labels from ``results['instances']`` and the label map from a PNG.
@@ -136,20 +176,26 @@ class LoadAnnotations(BaseTransform):
     ``gt_ignore_flags`` (N,) bool. Label map: ``gt_seg_map`` (H, W) uint8 from
     ``results['seg_map_path']``, reduced when ``results['reduce_zero_label']`` (0 -> 255,
     v -> v - 1, 255 stays), and checked against ``results['num_classes']`` when present.
+    Instance map: ``gt_instance_map`` (H, W) uint16 drawn from the instances' ``mask``
+    (:func:`draw_instance_map`; a label map to the geometric transforms), and
+    ``gt_instance_ids`` (N,), each box's value in it (a per-box array: it follows the boxes
+    that crops drop). What :class:`CopyPaste` cuts objects out with.
 
     Args:
         with_bbox: load ``gt_bboxes`` and ``gt_ignore_flags``.
         with_label: load ``gt_bboxes_labels``.
         with_seg: load ``gt_seg_map``.
+        with_instance_map: load ``gt_instance_map`` and ``gt_instance_ids``.
         backend_args: only None (local files) is supported; kept for mmdet configs.
     """
 
     def __init__(self, with_bbox: bool = True, with_label: bool = True, with_seg: bool = False,
-                 backend_args: Optional[dict] = None) -> None:
+                 with_instance_map: bool = False, backend_args: Optional[dict] = None) -> None:
         _check_backend_args(backend_args, 'LoadAnnotations')
         self.with_bbox = with_bbox
         self.with_label = with_label
         self.with_seg = with_seg
+        self.with_instance_map = with_instance_map
 
     def transform(self, results: dict) -> dict:
         instances = results.get('instances', []) if self.with_bbox or self.with_label else []
@@ -162,6 +208,14 @@ class LoadAnnotations(BaseTransform):
             results['gt_bboxes_labels'] = np.array([i['bbox_label'] for i in instances], np.int64)
         if self.with_seg:
             self._load_seg(results)
+        if self.with_instance_map:
+            instances = results.get('instances', [])
+            shape = results['img'].shape[:2] if 'img' in results else \
+                (results['height'], results['width'])
+            results['gt_instance_map'] = draw_instance_map(instances, shape,
+                                                           results.get('img_path'))
+            results['gt_instance_ids'] = np.arange(1, len(instances) + 1, dtype=np.int64)
+            results.setdefault('seg_fields', []).append('gt_instance_map')
         return results
 
     def _load_seg(self, results: dict) -> None:
@@ -200,4 +254,4 @@ class LoadAnnotations(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(with_bbox={self.with_bbox}, with_label={self.with_label}, '
-                f'with_seg={self.with_seg})')
+                f'with_seg={self.with_seg}, with_instance_map={self.with_instance_map})')

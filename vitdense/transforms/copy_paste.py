@@ -1,0 +1,139 @@
+"""Copy-paste augmentation: objects cut out of another training image, pasted onto this one.
+
+Ghiasi et al. 2021, "Simple Copy-Paste is a Strong Data Augmentation Method for Instance
+Segmentation" (arXiv 2012.07177): more object views per forward pass for the same compute. Used
+as in mmdet, through :class:`~vitdense.datasets.MultiImageMixDataset`, which runs each image's
+own pipeline (loading with ``LoadAnnotations(with_instance_map=True)``, resizing, cropping) and
+then hands this transform a second image as ``results['mix_results']``.
+"""
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from vitdense.registry import TRANSFORMS
+from vitdense.transforms.geometric import PER_BOX_KEYS, seg_keys
+
+REQUIRED = ('img', 'gt_bboxes', 'gt_bboxes_labels', 'gt_instance_map', 'gt_instance_ids')
+
+
+@TRANSFORMS.register_module()
+class CopyPaste(BaseTransform):
+    """Paste a random subset of the source image's objects onto this image.
+
+    The source is ``results['mix_results'][0]``, at the same stage of its pipeline. Its objects
+    are pasted by their pixels in ``gt_instance_map`` (top-left aligned; what falls outside this
+    image is cut off), with their class and a box around the pasted pixels. This image's objects
+    keep their box; one left with less than ``min_visible`` of its pixels is dropped, as is a
+    pasted one of fewer than ``min_pixels`` pixels. A label map (``gt_seg_map``) takes the
+    source's labels where objects were pasted. Ignored (crowd) source objects are not pasted.
+
+    Args:
+        max_num_pasted: at most this many objects pasted (the number is drawn uniformly from
+            1 to the smaller of this and the source's objects).
+        min_visible: fraction of an object's pixels that must stay visible for it to keep its
+            box (mmdet keeps one with 300 visible pixels or an unchanged box; shapes' objects are
+            often smaller than that).
+        min_pixels: smallest pasted object, in pixels.
+        prob: probability of pasting at all.
+    """
+
+    def __init__(self, max_num_pasted: int = 100, min_visible: float = 0.3,
+                 min_pixels: int = 4, prob: float = 1.0) -> None:
+        if max_num_pasted < 1 or not 0 <= min_visible <= 1 or not 0 <= prob <= 1:
+            raise ValueError(f'CopyPaste needs max_num_pasted >= 1 and min_visible, prob in '
+                             f'[0, 1], got {max_num_pasted}, {min_visible}, {prob}.')
+        self.max_num_pasted = max_num_pasted
+        self.min_visible = min_visible
+        self.min_pixels = min_pixels
+        self.prob = prob
+
+    @staticmethod
+    def get_indexes(dataset) -> list[int]:
+        """The source image, drawn at random (MultiImageMixDataset's protocol)."""
+        return [np.random.randint(0, len(dataset))]
+
+    def transform(self, results: dict) -> dict:
+        mix = results.get('mix_results')
+        if not mix:
+            raise ValueError('CopyPaste needs a source image in results["mix_results"]: wrap the '
+                             'dataset in MultiImageMixDataset with CopyPaste in its pipeline.')
+        src = mix[0]
+        for name, part in (('this image', results), ('the source image', src)):
+            missing = [k for k in REQUIRED if k not in part]
+            if missing:
+                raise KeyError(f'CopyPaste: {name} lacks {missing}; load it with '
+                               'LoadAnnotations(with_bbox=True, with_instance_map=True).')
+        if np.random.rand() >= self.prob:
+            return results
+        chosen = self._choose(src)
+        if not len(chosen):
+            return results
+        h, w = (min(a, b) for a, b in zip(results['img'].shape[:2], src['img'].shape[:2]))
+        src_map = src['gt_instance_map'][:h, :w]
+        pasted = [np.asarray(src_map == src['gt_instance_ids'][i]) for i in chosen]
+        keep = [i for i, m in zip(chosen, pasted) if m.sum() >= self.min_pixels]
+        pasted = [m for m in pasted if m.sum() >= self.min_pixels]
+        if not keep:
+            return results
+        union = np.zeros(results['img'].shape[:2], bool)
+        union[:h, :w] = np.any(pasted, axis=0)
+        self._occlude(results, union)
+        self._paste(results, src, keep, pasted, union, (h, w))
+        return results
+
+    def _choose(self, src: dict) -> np.ndarray:
+        candidates = np.flatnonzero(~src.get('gt_ignore_flags',
+                                             np.zeros(len(src['gt_bboxes']), bool)))
+        if not len(candidates):
+            return candidates
+        num = np.random.randint(1, min(len(candidates), self.max_num_pasted) + 1)
+        return np.sort(np.random.choice(candidates, num, replace=False))
+
+    def _occlude(self, results: dict, union: np.ndarray) -> None:
+        """Drop this image's objects that the pasted pixels leave less than min_visible of."""
+        ids, inst_map = results['gt_instance_ids'], results['gt_instance_map']
+        counts = np.bincount(inst_map.ravel(), minlength=int(ids.max(initial=0)) + 1)
+        hidden = np.bincount(inst_map[union], minlength=len(counts))
+        area, covered = counts[ids], hidden[ids]
+        # An object without pixels in the map (no mask, or gone in a resize) keeps its box.
+        keep = (area == 0) | (area - covered >= self.min_visible * area)
+        for key in PER_BOX_KEYS:
+            if key in results:
+                results[key] = results[key][keep]
+
+    def _paste(self, results: dict, src: dict, keep: list[int], pasted: list[np.ndarray],
+               union: np.ndarray, size: tuple[int, int]) -> None:
+        h, w = size
+        results['img'] = results['img'].copy()
+        results['img'][union] = src['img'][:h, :w][union[:h, :w]]
+        first_id = 1 + int(max(results['gt_instance_map'].max(),
+                               results['gt_instance_ids'].max(initial=0)))
+        new_ids = np.arange(first_id, first_id + len(keep), dtype=np.int64)
+        inst_map = results['gt_instance_map'].astype(np.int64)
+        if new_ids[-1] > np.iinfo(np.uint16).max:
+            raise ValueError(f'CopyPaste: instance ids past {np.iinfo(np.uint16).max}.')
+        for new_id, mask in zip(new_ids, pasted):
+            inst_map[:h, :w][mask] = new_id
+        results['gt_instance_map'] = inst_map.astype(np.uint16)
+        for key in seg_keys(results):
+            if key != 'gt_instance_map' and key in src:
+                results[key] = results[key].copy()
+                results[key][union] = src[key][:h, :w][union[:h, :w]]
+        boxes = np.array([_mask_box(m) for m in pasted], np.float32).reshape(-1, 4)
+        results['gt_bboxes'] = np.concatenate([results['gt_bboxes'], boxes])
+        results['gt_instance_ids'] = np.concatenate([results['gt_instance_ids'], new_ids])
+        for key in ('gt_bboxes_labels', 'gt_ignore_flags'):
+            if key in results:
+                values = src[key][keep] if key in src else np.zeros(len(keep), bool)
+                results[key] = np.concatenate([results[key], values.astype(results[key].dtype)])
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(max_num_pasted={self.max_num_pasted}, '
+                f'min_visible={self.min_visible}, min_pixels={self.min_pixels}, '
+                f'prob={self.prob})')
+
+
+def _mask_box(mask: np.ndarray) -> list[float]:
+    """The xyxy pixel box around a mask's pixels (x2, y2 exclusive, as boxes in pixels are)."""
+    ys, xs = np.nonzero(mask)
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
