@@ -137,15 +137,41 @@ def test_copy_paste_explains_what_it_needs():
         CopyPaste()(dst)
 
 
-def test_the_copy_paste_config_packs_more_objects_than_the_images_hold(shapes_root):
+def test_the_wrapper_hands_each_item_a_source_image(shapes_root):
+    inner = train_dataset(shapes_root, [dict(type='LoadImageFromFile'),
+                                        dict(type='LoadAnnotations', with_instance_map=True)])
+    ds = MultiImageMixDataset(inner, [dict(type='CopyPaste', max_num_pasted=10),
+                                      dict(type='PackDetInputs')])
+    assert len(ds) == 6 and ds.metainfo['classes'][0] == 'circle'
+    np.random.seed(0)
+    mixed = [len(ds[i]['data_samples'].gt_instances) for i in range(len(ds))]
+    own = [sum(not inst['ignore_flag'] for inst in inner.get_data_info(i)['instances'])
+           for i in range(len(ds))]
+    assert sum(mixed) > sum(own)  # every item gained pasted objects, a few lost covered ones
+
+
+def test_the_cached_copy_paste_config_pastes_from_the_images_before(shapes_root):
     cfg = Config.fromfile('configs/fcos/fcos_vit-t-hybrid_1xb4-copypaste-demo_shapes.py')
-    cfg.train_dataloader.dataset.dataset.data_root = shapes_root
+    cfg.train_dataloader.dataset.data_root = shapes_root  # where every config has it
     ds = DATASETS.build(cfg.train_dataloader.dataset)
-    assert isinstance(ds, MultiImageMixDataset) and len(ds) == 6
-    assert ds.metainfo['classes'][0] == 'circle'
     plain = train_dataset(shapes_root, [])
     np.random.seed(0)
     mixed = [len(ds[i]['data_samples'].gt_instances) for i in range(len(ds))]
     own = [sum(not inst['ignore_flag'] for inst in plain.get_data_info(i)['instances'])
            for i in range(len(ds))]
-    assert sum(mixed) > sum(own)  # every item gained pasted objects, a few lost covered ones
+    assert mixed[0] <= own[0]  # the first image has no cached image to paste from
+    assert sum(mixed[1:]) > sum(own[1:])
+    copy_paste = ds.pipeline.transforms[-2]
+    assert isinstance(copy_paste, CopyPaste) and len(copy_paste.cache) == 6  # under 20: all kept
+
+
+def test_the_cache_pastes_from_an_earlier_image_and_keeps_at_most_its_size():
+    copy_paste = CopyPaste(max_cached_images=2)
+    first = copy_paste(sample([(0, (0, 0, 5, 5))], value=10))
+    assert first['gt_bboxes_labels'].tolist() == [0]  # nothing cached yet: unchanged
+    second = copy_paste(sample([(2, (20, 10, 25, 15))], value=50))
+    assert second['gt_bboxes_labels'].tolist() == [2, 0]  # the first image's object joined
+    assert (second['img'][:5, :5] == 11).all() and second['gt_bboxes'][1].tolist() == [0, 0, 5, 5]
+    for value in (60, 70, 80):
+        copy_paste(sample([(1, (0, 0, 3, 3))], value=value))
+    assert len(copy_paste.cache) == 2

@@ -1,10 +1,12 @@
 """Copy-paste augmentation: objects cut out of another training image, pasted onto this one.
 
 Ghiasi et al. 2021, "Simple Copy-Paste is a Strong Data Augmentation Method for Instance
-Segmentation" (arXiv 2012.07177): more object views per forward pass for the same compute. Used
-as in mmdet, through :class:`~vitdense.datasets.MultiImageMixDataset`, which runs each image's
-own pipeline (loading with ``LoadAnnotations(with_instance_map=True)``, resizing, cropping) and
-then hands this transform a second image as ``results['mix_results']``.
+Segmentation" (arXiv 2012.07177): more object views per forward pass for the same compute. The
+source image comes either from :class:`~vitdense.datasets.MultiImageMixDataset` (mmdet's way:
+each image's own pipeline runs, then this transform gets a second image as
+``results['mix_results']``), or, with ``max_cached_images``, from a cache of the images this
+transform saw last (mmdet's ``CachedMosaic`` way): one plain pipeline, no wrapper, so that the
+dataset's keys stay where every other config has them.
 """
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -13,13 +15,15 @@ from vitdense.registry import TRANSFORMS
 from vitdense.transforms.geometric import PER_BOX_KEYS, seg_keys
 
 REQUIRED = ('img', 'gt_bboxes', 'gt_bboxes_labels', 'gt_instance_map', 'gt_instance_ids')
+CACHED = REQUIRED + ('gt_ignore_flags', 'gt_seg_map')
 
 
 @TRANSFORMS.register_module()
 class CopyPaste(BaseTransform):
     """Paste a random subset of the source image's objects onto this image.
 
-    The source is ``results['mix_results'][0]``, at the same stage of its pipeline. Its objects
+    The source is ``results['mix_results'][0]`` or a cached image, at the same stage of its
+    pipeline (both need ``LoadAnnotations(with_instance_map=True)`` before). Its objects
     are pasted by their pixels in ``gt_instance_map`` (top-left aligned; what falls outside this
     image is cut off), with their class and a box around the pasted pixels. This image's objects
     keep their box; one left with less than ``min_visible`` of its pixels is dropped, as is a
@@ -34,17 +38,25 @@ class CopyPaste(BaseTransform):
             often smaller than that).
         min_pixels: smallest pasted object, in pixels.
         prob: probability of pasting at all.
+        max_cached_images: 0: the source is ``results['mix_results'][0]``
+            (MultiImageMixDataset). N > 0: a random one of the last N images this transform
+            saw (each loader worker keeps its own cache; the first image has none to paste
+            from); when the cache is full a random entry leaves it.
     """
 
     def __init__(self, max_num_pasted: int = 100, min_visible: float = 0.3,
-                 min_pixels: int = 4, prob: float = 1.0) -> None:
-        if max_num_pasted < 1 or not 0 <= min_visible <= 1 or not 0 <= prob <= 1:
-            raise ValueError(f'CopyPaste needs max_num_pasted >= 1 and min_visible, prob in '
-                             f'[0, 1], got {max_num_pasted}, {min_visible}, {prob}.')
+                 min_pixels: int = 4, prob: float = 1.0, max_cached_images: int = 0) -> None:
+        if max_num_pasted < 1 or not 0 <= min_visible <= 1 or not 0 <= prob <= 1 or \
+                max_cached_images < 0:
+            raise ValueError(f'CopyPaste needs max_num_pasted >= 1, min_visible and prob in '
+                             f'[0, 1], max_cached_images >= 0, got {max_num_pasted}, '
+                             f'{min_visible}, {prob}, {max_cached_images}.')
         self.max_num_pasted = max_num_pasted
         self.min_visible = min_visible
         self.min_pixels = min_pixels
         self.prob = prob
+        self.max_cached_images = max_cached_images
+        self.cache: list[dict] = []
 
     @staticmethod
     def get_indexes(dataset) -> list[int]:
@@ -52,11 +64,17 @@ class CopyPaste(BaseTransform):
         return [np.random.randint(0, len(dataset))]
 
     def transform(self, results: dict) -> dict:
-        mix = results.get('mix_results')
-        if not mix:
-            raise ValueError('CopyPaste needs a source image in results["mix_results"]: wrap the '
-                             'dataset in MultiImageMixDataset with CopyPaste in its pipeline.')
-        src = mix[0]
+        if self.max_cached_images:
+            src = self._from_cache(results)
+            if src is None:
+                return results
+        else:
+            mix = results.get('mix_results')
+            if not mix:
+                raise ValueError('CopyPaste needs a source image: wrap the dataset in '
+                                 'MultiImageMixDataset with CopyPaste in its pipeline, or set '
+                                 'max_cached_images to paste from the images seen last.')
+            src = mix[0]
         for name, part in (('this image', results), ('the source image', src)):
             missing = [k for k in REQUIRED if k not in part]
             if missing:
@@ -79,6 +97,14 @@ class CopyPaste(BaseTransform):
         self._occlude(results, union)
         self._paste(results, src, keep, pasted, union, (h, w))
         return results
+
+    def _from_cache(self, results: dict) -> dict | None:
+        """A random cached image (None while the cache is empty); this one joins the cache."""
+        src = self.cache[np.random.randint(len(self.cache))] if self.cache else None
+        self.cache.append({k: np.array(results[k]) for k in CACHED if k in results})
+        if len(self.cache) > self.max_cached_images:
+            self.cache.pop(np.random.randint(len(self.cache)))
+        return src
 
     def _choose(self, src: dict) -> np.ndarray:
         candidates = np.flatnonzero(~src.get('gt_ignore_flags',
@@ -129,7 +155,7 @@ class CopyPaste(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(max_num_pasted={self.max_num_pasted}, '
                 f'min_visible={self.min_visible}, min_pixels={self.min_pixels}, '
-                f'prob={self.prob})')
+                f'prob={self.prob}, max_cached_images={self.max_cached_images})')
 
 
 def _mask_box(mask: np.ndarray) -> list[float]:
