@@ -7,6 +7,6 @@
 # starts its own encoding from its initialisation and shares everything else. (From scratch, the
 # demo detector reaches mAP 0.04 in this budget: too little for differences between encodings
 # to show, docs/benchmarks.md.) No position encoding here: each leaf adds its family's.
-_base_ = ['../../fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py', './pe_families.py']
+_base_ = ['../../fcos/fcos_vit-t-hybrid_1xb4-plain-demo_shapes.py', './pe_families.py']
 model = dict(backbone=dict(init_cfg=dict(load_pos_enc=False), window_size=5,
                            global_indices=(2, 5)))
