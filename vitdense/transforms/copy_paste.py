@@ -41,7 +41,9 @@ class CopyPaste(BaseTransform):
         max_cached_images: 0: the source is ``results['mix_results'][0]``
             (MultiImageMixDataset). N > 0: a random one of the last N images this transform
             saw (each loader worker keeps its own cache; the first image has none to paste
-            from); when the cache is full a random entry leaves it.
+            from); when the cache is full a random entry leaves it. The cache is not in the
+            checkpoint: a resumed run starts it empty, so it is not bit-identical to an
+            uninterrupted run (as mmdet's cached transforms).
     """
 
     def __init__(self, max_num_pasted: int = 100, min_visible: float = 0.3,
