@@ -150,8 +150,8 @@ def test_the_wrapper_hands_each_item_a_source_image(shapes_root):
     assert sum(mixed) > sum(own)  # every item gained pasted objects, a few lost covered ones
 
 
-def test_the_cached_copy_paste_config_pastes_from_the_images_before(shapes_root):
-    cfg = Config.fromfile('configs/fcos/fcos_vit-t-hybrid_1xb4-copypaste-demo_shapes.py')
+def test_the_demo_detector_pastes_from_the_images_before(shapes_root):
+    cfg = Config.fromfile('configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py')
     cfg.train_dataloader.dataset.data_root = shapes_root  # where every config has it
     ds = DATASETS.build(cfg.train_dataloader.dataset)
     plain = train_dataset(shapes_root, [])
