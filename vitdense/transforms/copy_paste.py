@@ -89,11 +89,11 @@ class CopyPaste(BaseTransform):
             return results
         h, w = (min(a, b) for a, b in zip(results['img'].shape[:2], src['img'].shape[:2]))
         src_map = src['gt_instance_map'][:h, :w]
-        pasted = [np.asarray(src_map == src['gt_instance_ids'][i]) for i in chosen]
-        keep = [i for i, m in zip(chosen, pasted) if m.sum() >= self.min_pixels]
-        pasted = [m for m in pasted if m.sum() >= self.min_pixels]
-        if not keep:
+        masks = [(i, src_map == src['gt_instance_ids'][i]) for i in chosen]
+        masks = [(i, m) for i, m in masks if m.sum() >= self.min_pixels]
+        if not masks:
             return results
+        keep, pasted = [i for i, _ in masks], [m for _, m in masks]
         union = np.zeros(results['img'].shape[:2], bool)
         union[:h, :w] = np.any(pasted, axis=0)
         self._occlude(results, union)
@@ -136,12 +136,12 @@ class CopyPaste(BaseTransform):
         first_id = 1 + int(max(results['gt_instance_map'].max(),
                                results['gt_instance_ids'].max(initial=0)))
         new_ids = np.arange(first_id, first_id + len(keep), dtype=np.int64)
-        inst_map = results['gt_instance_map'].astype(np.int64)
         if new_ids[-1] > np.iinfo(np.uint16).max:
             raise ValueError(f'CopyPaste: instance ids past {np.iinfo(np.uint16).max}.')
+        inst_map = results['gt_instance_map'].copy()
         for new_id, mask in zip(new_ids, pasted):
             inst_map[:h, :w][mask] = new_id
-        results['gt_instance_map'] = inst_map.astype(np.uint16)
+        results['gt_instance_map'] = inst_map
         for key in seg_keys(results):
             if key != 'gt_instance_map' and key in src:
                 results[key] = results[key].copy()
@@ -164,4 +164,3 @@ def _mask_box(mask: np.ndarray) -> list[float]:
     """The xyxy pixel box around a mask's pixels (x2, y2 exclusive, as boxes in pixels are)."""
     ys, xs = np.nonzero(mask)
     return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
-
