@@ -131,3 +131,39 @@ def test_heads_reject_what_they_cannot_use():
     with pytest.raises(ValueError, match='softmax'):
         make_head('DINOHead', loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False,
                                             ignore_index=-100))
+
+
+@pytest.mark.parametrize('name', ['DeformableDETRHead', 'DINOHead'])
+def test_aux_head_trains_the_encoder_densely_and_leaves_predictions_alone(name):
+    aux = dict(type='FCOSHead', feat_channels=32, stacked_convs=1)
+    plain, with_aux = make_head(name), make_head(name, aux_head=aux, aux_loss_weight=2.0)
+    losses = with_aux.loss(make_feats(), two_images())
+    aux_keys = {'aux_loss_cls', 'aux_loss_bbox', 'aux_loss_centerness'}
+    assert aux_keys <= set(losses)
+    assert set(losses) - aux_keys == set(plain.loss(make_feats(), two_images()))
+    # The weight scales the head's own losses.
+    maps_losses = with_aux.aux_head.loss
+    calls = []
+    with_aux.aux_head.loss = lambda maps, samples: calls.append(maps) or maps_losses(maps, samples)
+    torch.manual_seed(1)
+    weighted = with_aux.loss(make_feats(), two_images())
+    torch.manual_seed(1)
+    raw = maps_losses(calls[0], two_images())
+    assert torch.allclose(weighted['aux_loss_cls'], 2 * raw['loss_cls'])
+    # One map per level at the level's stride, embed_dims wide.
+    assert [tuple(m.shape[1:]) for m in calls[0].values()] == [
+        (TINY['embed_dims'], -(-PAD[0] // s), -(-PAD[1] // s)) for s in STRIDES]
+    del with_aux.aux_head.loss
+    # Alone, the auxiliary losses reach the encoder and the input projections.
+    with_aux.zero_grad()
+    sum(v for k, v in with_aux.loss(make_feats(), two_images()).items()
+        if k.startswith('aux_')).backward()
+    assert with_aux.input_proj[0][0].weight.grad.abs().sum() > 0
+    assert with_aux.encoder.layers[0].ffn.layers[0].weight.grad.abs().sum() > 0
+    # Predictions are the decoder's: the same weights give the same boxes with or without it.
+    plain.load_state_dict({k: v for k, v in with_aux.state_dict().items()
+                           if not k.startswith('aux_head.')})
+    plain.eval(), with_aux.eval()
+    samples = two_images()
+    for a, b in zip(plain.predict(make_feats(), samples), with_aux.predict(make_feats(), samples)):
+        assert torch.equal(a.bboxes, b.bboxes) and torch.equal(a.scores, b.scores)

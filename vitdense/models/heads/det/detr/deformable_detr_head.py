@@ -84,6 +84,15 @@ class DeformableDETRHead(nn.Module):
             as query positions; else Deformable DETR's (both from the proposal boxes).
         look_forward_twice: DINO's box refinement (:class:`DeformableDecoder`).
         decoder_post_norm: a LayerNorm on every decoder layer's output (DINO).
+        aux_head: config of a dense detection head trained on the encoder's output, reshaped
+            back to one map per level (``embed_dims`` wide, the levels' strides), e.g.
+            ``dict(type='FCOSHead', feat_channels=128, stacked_convs=1)``: Co-DETR's
+            collaborative one-to-many assignment (Zong et al. 2023, "DETRs with Collaborative
+            Hybrid Assignments Training", arXiv 2211.12860), which supervises every encoder
+            token near a box instead of one query per box. Training only: its losses are
+            added as ``aux_<name>``, each times ``aux_loss_weight``; predictions stay the
+            decoder's (no NMS). ``num_classes`` and ``input_shape`` are filled in.
+        aux_loss_weight: Co-DETR's lambda_1 on the auxiliary head's losses.
     """
 
     def __init__(self, num_classes: int, input_shape: dict[str, ShapeSpec],
@@ -94,7 +103,8 @@ class DeformableDETRHead(nn.Module):
                  matcher: Optional[dict] = None, loss_cls: Optional[dict] = None,
                  loss_bbox: Optional[dict] = None, loss_giou: Optional[dict] = None,
                  max_per_img: int = 100, mixed_query_selection: bool = False,
-                 look_forward_twice: bool = False, decoder_post_norm: bool = False) -> None:
+                 look_forward_twice: bool = False, decoder_post_norm: bool = False,
+                 aux_head: Optional[dict] = None, aux_loss_weight: float = 1.0) -> None:
         super().__init__()
         name = type(self).__name__
         self.in_features = tuple(in_features)
@@ -143,6 +153,12 @@ class DeformableDETRHead(nn.Module):
         if not self.criterion.use_sigmoid:
             raise ValueError(f'{name} predicts K sigmoid logits; give a sigmoid loss_cls '
                              '(FocalLoss)')
+        self.aux_head = None if aux_head is None else MODELS.build(dict(
+            aux_head, num_classes=num_classes,
+            input_shape={k: ShapeSpec(embed_dims, s) for k, s in zip(self.in_features,
+                                                                     self.strides)},
+            in_features=self.in_features))
+        self.aux_loss_weight = aux_loss_weight
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -262,10 +278,27 @@ class DeformableDETRHead(nn.Module):
 
     def loss(self, feats: dict[str, Tensor],
              data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
-        """Matching losses of every decoder layer (``loss_*``, ``d{i}.loss_*``) and of the
-        proposals (``enc_loss_*``)."""
-        outputs = self(feats, data_samples)
-        return self.criterion(outputs, detr_targets(data_samples, outputs['pred_boxes'].device))
+        """Matching losses of every decoder layer (``loss_*``, ``d{i}.loss_*``), of the
+        proposals (``enc_loss_*``) and of the auxiliary head (``aux_loss_*``), if any."""
+        levels = self._flatten_levels(feats, data_samples)
+        memory = self._encode(levels)
+        outputs = self._decode(levels, memory)
+        losses = self.criterion(outputs, detr_targets(data_samples, memory.device))
+        return {**losses, **self.aux_losses(memory, levels, data_samples)}
+
+    def aux_losses(self, memory: Tensor, levels: dict,
+                   data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
+        """The auxiliary dense head's losses on the encoder output, ``aux_``-prefixed and
+        weighted by ``aux_loss_weight`` (none without ``aux_head``)."""
+        if self.aux_head is None:
+            return {}
+        maps, start = {}, 0
+        for key, (height, width) in zip(self.in_features, levels['shapes']):
+            tokens = memory[:, start:start + height * width]  # (B, H * W, C)
+            maps[key] = tokens.transpose(1, 2).unflatten(-1, (height, width))  # (B, C, H, W)
+            start += height * width
+        return {f'aux_{k}': v * self.aux_loss_weight
+                for k, v in self.aux_head.loss(maps, data_samples).items()}
 
     def predict(self, feats: dict[str, Tensor], data_samples: Sequence[DetDataSample],
                 rescale: bool = True) -> list[InstanceData]:

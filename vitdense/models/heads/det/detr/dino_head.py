@@ -32,6 +32,8 @@ class DINOHead(DeformableDETRHead):
         num_dn_queries: denoising query budget (groups = this // most GT boxes in an image).
         label_noise_scale: twice the probability of flipping a denoising query's label.
         box_noise_scale: corner noise in units of half the box side.
+        aux_head, aux_loss_weight: as :class:`DeformableDETRHead` (Co-DETR's auxiliary head:
+            with it, this is Co-DINO without the customized positive queries).
     """
 
     def __init__(self, num_classes: int, input_shape: dict[str, ShapeSpec],
@@ -42,13 +44,15 @@ class DINOHead(DeformableDETRHead):
                  matcher: Optional[dict] = None, loss_cls: Optional[dict] = None,
                  loss_bbox: Optional[dict] = None, loss_giou: Optional[dict] = None,
                  max_per_img: int = 100, num_dn_queries: int = 100,
-                 label_noise_scale: float = 0.5, box_noise_scale: float = 1.0) -> None:
+                 label_noise_scale: float = 0.5, box_noise_scale: float = 1.0,
+                 aux_head: Optional[dict] = None, aux_loss_weight: float = 1.0) -> None:
         super().__init__(
             num_classes, input_shape, in_features, embed_dims, num_queries, num_encoder_layers,
             num_decoder_layers, num_heads, num_points, ffn_dims, dropout, pe_temperature,
             matcher, loss_cls or dict(type='FocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0),
             loss_bbox, loss_giou, max_per_img, mixed_query_selection=True,
-            look_forward_twice=True, decoder_post_norm=True)
+            look_forward_twice=True, decoder_post_norm=True, aux_head=aux_head,
+            aux_loss_weight=aux_loss_weight)
         self.label_embed = nn.Embedding(num_classes, embed_dims)
         self.num_dn_queries = num_dn_queries
         self.label_noise_scale = label_noise_scale
@@ -65,8 +69,9 @@ class DINOHead(DeformableDETRHead):
                          self.label_noise_scale, self.box_noise_scale,
                          min(self.num_queries, memory.shape[1]))
         outputs = self._decode(levels, memory, dn)
+        aux = self.aux_losses(memory, levels, data_samples)
         if dn is None:  # no GT anywhere in the batch: no denoising queries
-            return self.criterion(outputs, targets)
+            return {**self.criterion(outputs, targets), **aux}
         num_dn = dn['num_dn']
         layers = outputs['aux_outputs'] + [dict(pred_logits=outputs['pred_logits'],
                                                 pred_boxes=outputs['pred_boxes'])]
@@ -83,4 +88,4 @@ class DINOHead(DeformableDETRHead):
                 dn_layer['pred_logits'], dn_layer['pred_boxes'], targets, dn['indices'],
                 num_boxes.clamp(min=1))
             losses.update({f'{prefix}dn_{k}': v for k, v in layer_losses.items()})
-        return losses
+        return {**losses, **aux}
