@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
+SETUP_SUM := $(shell cat setup.py | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(SETUP_SUM)
+# The test extras (HF transformers for parity oracles, onnx, tensorboard, ...) only for `make
+# test` and `make lint`: `make demo` does not wait for them (~half of the package install).
+TEST_STAMP := $(VENV)/.installed-test-$(SETUP_SUM)
 # torch is pinned to the local CPU build; the constraints file keeps pip from replacing it.
 TORCH := torch==2.13.0
 
@@ -13,9 +17,13 @@ $(STAMP): setup.py
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	echo "$(TORCH)" > $(VENV)/constraints.txt
-	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e '.[test]'
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e '.[test]'
+	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
@@ -25,10 +33,10 @@ data: install
 demo: data
 	$(PY) tools/run_demo.py
 
-test: install
+test: $(TEST_STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
-lint: install
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check vitdense tools tests configs
 
 clean:
