@@ -1,5 +1,5 @@
 # DINO on the demo backbone (a leaf takes one from a *_demo.py backbone base): Deformable DETR's
-# sizes (configs/_base_/models/deformable-detr_demo.py) with DINO's queries: 30 matching queries
+# sizes (configs/_base_/models/deformable-detr_demo.py) with DINO's queries: 300 matching queries
 # and up to 60 contrastive denoising queries.
 _base_ = ['./deformable-detr_demo.py']
 model = dict(
