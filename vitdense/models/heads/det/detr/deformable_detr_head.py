@@ -91,7 +91,8 @@ class DeformableDETRHead(nn.Module):
             Hybrid Assignments Training", arXiv 2211.12860), which supervises every encoder
             token near a box instead of one query per box. Training only: its losses are
             added as ``aux_<name>``, each times ``aux_loss_weight``; predictions stay the
-            decoder's (no NMS). ``num_classes`` and ``input_shape`` are filled in.
+            decoder's (no NMS). ``num_classes``, ``input_shape`` and ``in_features`` are
+            filled in (the head's own).
         aux_loss_weight: Co-DETR's lambda_1 on the auxiliary head's losses.
     """
 
