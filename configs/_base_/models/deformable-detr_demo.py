@@ -3,8 +3,9 @@
 # encoder layer and 3 decoder layers of width 128, 300 queries. The queries are the 300 best of
 # ~2,100 encoder proposals (two-stage): with 30, too few of them fell near the <= 9 objects of
 # an image for the matched boxes to improve (DINO's matched box loss rose from 1.5 to ~2.7 in 80
-# iterations; with 300 it fell to 0.6), and DINO stayed at mAP 0.000-0.001 after 600 iterations
-# where it reaches 0.034 with 300 (docs/benchmarks.md, issue 9's second round).
+# iterations of a bare loop from a random backbone; with 300 it fell to 0.6), and DINO stayed
+# at mAP 0.000-0.001 after 600 iterations where it reaches 0.034 with 300 (docs/benchmarks.md,
+# issue 9's second round).
 _base_ = ['./detector_demo.py']
 model = dict(
     bbox_head=dict(

@@ -141,19 +141,15 @@ def test_aux_head_trains_the_encoder_densely_and_leaves_predictions_alone(name):
     aux_keys = {'aux_loss_cls', 'aux_loss_bbox', 'aux_loss_centerness'}
     assert aux_keys <= set(losses)
     assert set(losses) - aux_keys == set(plain.loss(make_feats(), two_images()))
-    # The weight scales the head's own losses.
-    maps_losses = with_aux.aux_head.loss
-    calls = []
-    with_aux.aux_head.loss = lambda maps, samples: calls.append(maps) or maps_losses(maps, samples)
-    torch.manual_seed(1)
+    # The weight scales the head's own losses, computed on one map per level at its stride.
+    head_loss, seen = with_aux.aux_head.loss, []
+    with_aux.aux_head.loss = lambda maps, samples: seen.append(maps) or head_loss(maps, samples)
     weighted = with_aux.loss(make_feats(), two_images())
-    torch.manual_seed(1)
-    raw = maps_losses(calls[0], two_images())
-    assert torch.allclose(weighted['aux_loss_cls'], 2 * raw['loss_cls'])
-    # One map per level at the level's stride, embed_dims wide.
-    assert [tuple(m.shape[1:]) for m in calls[0].values()] == [
-        (TINY['embed_dims'], -(-PAD[0] // s), -(-PAD[1] // s)) for s in STRIDES]
     del with_aux.aux_head.loss
+    raw = head_loss(seen[0], two_images())
+    assert torch.allclose(weighted['aux_loss_cls'], 2 * raw['loss_cls'])
+    assert [tuple(m.shape[1:]) for m in seen[0].values()] == [
+        (TINY['embed_dims'], -(-PAD[0] // s), -(-PAD[1] // s)) for s in STRIDES]
     # Alone, the auxiliary losses reach the encoder and the input projections.
     with_aux.zero_grad()
     sum(v for k, v in with_aux.loss(make_feats(), two_images()).items()
@@ -163,7 +159,8 @@ def test_aux_head_trains_the_encoder_densely_and_leaves_predictions_alone(name):
     # Predictions are the decoder's: the same weights give the same boxes with or without it.
     plain.load_state_dict({k: v for k, v in with_aux.state_dict().items()
                            if not k.startswith('aux_head.')})
-    plain.eval(), with_aux.eval()
+    plain.eval()
+    with_aux.eval()
     samples = two_images()
     for a, b in zip(plain.predict(make_feats(), samples), with_aux.predict(make_feats(), samples)):
         assert torch.equal(a.bboxes, b.bboxes) and torch.equal(a.scores, b.scores)

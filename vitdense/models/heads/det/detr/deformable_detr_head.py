@@ -293,11 +293,9 @@ class DeformableDETRHead(nn.Module):
         weighted by ``aux_loss_weight`` (none without ``aux_head``)."""
         if self.aux_head is None:
             return {}
-        maps, start = {}, 0
-        for key, (height, width) in zip(self.in_features, levels['shapes']):
-            tokens = memory[:, start:start + height * width]  # (B, H * W, C)
-            maps[key] = tokens.transpose(1, 2).unflatten(-1, (height, width))  # (B, C, H, W)
-            start += height * width
+        per_level = memory.split([h * w for h, w in levels['shapes']], dim=1)  # (B, H*W, C)
+        maps = {key: tokens.transpose(1, 2).unflatten(-1, size)  # (B, C, H, W)
+                for key, size, tokens in zip(self.in_features, levels['shapes'], per_level)}
         return {f'aux_{k}': v * self.aux_loss_weight
                 for k, v in self.aux_head.loss(maps, data_samples).items()}
 
