@@ -8,15 +8,17 @@ import os
 import os.path as osp
 import re
 import signal
+import time
 
 import pytest
 from mmengine.config import DictAction
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from reliability_helpers import CONFIG, tiny_fcos_options
 
 from vitdense.apis import prepare_train_cfg, train
 from vitdense.datasets.shapes import generate_shapes
-from vitdense.registry import TRANSFORMS
+from vitdense.registry import HOOKS, TRANSFORMS
 from vitdense.transforms import LoadImageFromFile
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -37,15 +39,34 @@ def broken_root(tmp_path_factory) -> tuple[str, list[str]]:
 @TRANSFORMS.register_module()
 class DieOnFile:
     """Test-only pipeline step: the loader worker that reaches ``name`` dies (SIGKILL), as one
-    whose decoder segfaults or that the OOM killer picks."""
+    whose decoder segfaults or that the OOM killer picks.
 
-    def __init__(self, name: str):
-        self.name = name
+    It dies only once ``wait_for`` exists (written by :class:`MarkTrainingStarted`): the workers
+    start prefetching when the train loop is built, before mmengine's ``before_run`` hooks, and
+    a worker killed while those format the config surfaces as mmengine's "Failed to format the
+    config file" SyntaxError (its bare ``except``) instead of the loader's error under test."""
+
+    def __init__(self, name: str, wait_for: str):
+        self.name, self.wait_for = name, wait_for
 
     def __call__(self, results: dict) -> dict:
         if results['img_path'].endswith(self.name):
+            deadline = time.monotonic() + 120
+            while not os.path.exists(self.wait_for) and time.monotonic() < deadline:
+                time.sleep(0.05)
             os.kill(os.getpid(), signal.SIGKILL)
         return results
+
+
+@HOOKS.register_module()
+class MarkTrainingStarted(Hook):
+    """Test-only hook: writes ``path`` before the first training iteration."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        open(self.path, 'w').close()
 
 
 def test_a_crashed_loader_worker_is_reported_with_the_file_it_was_loading(broken_root,
@@ -54,8 +75,11 @@ def test_a_crashed_loader_worker_is_reported_with_the_file_it_was_loading(broken
     victim = sorted(glob.glob(osp.join(root, 'train', '*')))[6]
     cfg = prepare_train_cfg(osp.join(ROOT, CONFIG), str(tmp_path / 'work'),
                             cfg_options=options(root, 2, {}))
-    cfg.train_dataloader.dataset.pipeline.insert(1, dict(type='DieOnFile',
+    started = str(tmp_path / 'training-started')
+    cfg.train_dataloader.dataset.pipeline.insert(1, dict(type='DieOnFile', wait_for=started,
                                                          name=osp.basename(victim)))
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='MarkTrainingStarted', path=started)]
     cfg.train_dataloader.dataset.pipeline[0]['on_error'] = 'skip'  # past the broken files
     with pytest.raises(RuntimeError, match=r'(?s)DataLoader worker \(pid.*The loader workers '
                                            r'were last loading.*' + re.escape(victim)):
