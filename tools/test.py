@@ -4,7 +4,7 @@ import os
 
 from mmengine.config import DictAction
 
-from vitdense.apis import evaluate, prepare_test_cfg
+from vitdense.apis import evaluate, exit_without_teardown, prepare_test_cfg
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,6 +36,7 @@ def main() -> None:
     cfg = prepare_test_cfg(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
                            args.cfg_options, args.launcher, args.show_score_thr, args.tta)
     evaluate(cfg)
+    exit_without_teardown(cfg)
 
 
 if __name__ == '__main__':

@@ -4,7 +4,7 @@ import os
 
 from mmengine.config import DictAction
 
-from vitdense.apis import prepare_train_cfg, train
+from vitdense.apis import exit_without_teardown, prepare_train_cfg, train
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,6 +37,7 @@ def main() -> None:
     cfg = prepare_train_cfg(args.config, args.work_dir, args.resume, args.amp, args.cfg_options,
                             args.launcher, args.auto_scale_lr)
     train(cfg)
+    exit_without_teardown(cfg)
 
 
 if __name__ == '__main__':
