@@ -4,6 +4,7 @@ import json
 import os.path as osp
 from dataclasses import dataclass
 
+from vitdense.evaluation.table import format_table as table
 from vitdense.utils.work_dir import default_work_dir, last_checkpoint
 
 __all__ = ['COLUMNS', 'DEMO_JOBS', 'DemoJob', 'demo_job', 'format_table', 'last_checkpoint',
@@ -67,15 +68,12 @@ def read_test_metrics(work_dir: str) -> dict[str, float]:
 
 
 def format_table(rows: list[tuple[DemoJob, float, dict[str, float], str | None]]) -> str:
-    """rows: (job, wall seconds, metrics, folder of drawn predictions or None) -> a table."""
-    head = ('config', 'wall time') + COLUMNS
+    """rows: (job, training seconds, metrics, folder of drawn predictions or None) -> a table
+    (:func:`vitdense.evaluation.table.format_table`) and where the predictions are drawn."""
     body = [(osp.basename(job.config), f'{secs / 60:.1f} min',
              *(f'{metrics[c]:.3f}' if c.startswith('coco') and c in metrics else
                f'{metrics[c]:.2f}' if c in metrics else '-' for c in COLUMNS))
             for job, secs, metrics, _ in rows]
-    widths = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
-    line = '+'.join('-' * (w + 2) for w in widths)
-    fmt = lambda r: ' | '.join(str(v).ljust(w) for v, w in zip(r, widths))  # noqa: E731
-    out = [line, fmt(head), line] + [fmt(r) for r in body] + [line]
+    out = [table(('config', 'training') + COLUMNS, body)]
     out += [f'Predictions drawn for {job.name}: {vis}' for job, _, _, vis in rows if vis]
     return '\n'.join(out)

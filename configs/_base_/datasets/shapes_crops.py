@@ -7,7 +7,7 @@ data_root = 'data/shapes/'
 # iterations and 66.8 % after 600, vs 18.2 % after 200 with 64 px crops (docs/benchmarks.md).
 crop_size = (48, 48)
 
-# One sample per object: each image is read ~20 times in the demo's 650 iterations, so the loader
+# One sample per object: each image is read ~17 times in the demo's 550 iterations, so the loader
 # keeps the decoded train images (~0.6 GB): 64 crops in 0.017 s instead of 0.08 s once warm.
 train_pipeline = [
     dict(type='LoadImageFromFile', cache_bytes=1 << 30),
