@@ -68,12 +68,13 @@ def read_test_metrics(work_dir: str) -> dict[str, float]:
 
 
 def format_table(rows: list[tuple[DemoJob, float, dict[str, float], str | None]]) -> str:
-    """rows: (job, training seconds, metrics, folder of drawn predictions or None) -> a table
-    (:func:`vitdense.evaluation.table.format_table`) and where the predictions are drawn."""
+    """rows: (job, wall seconds of its training and test, metrics, folder of drawn predictions
+    or None) -> a table (:func:`vitdense.evaluation.table.format_table`) and where the
+    predictions are drawn."""
     body = [(osp.basename(job.config), f'{secs / 60:.1f} min',
              *(f'{metrics[c]:.3f}' if c.startswith('coco') and c in metrics else
                f'{metrics[c]:.2f}' if c in metrics else '-' for c in COLUMNS))
             for job, secs, metrics, _ in rows]
-    out = [table(('config', 'training') + COLUMNS, body)]
+    out = [table(('config', 'wall time') + COLUMNS, body)]
     out += [f'Predictions drawn for {job.name}: {vis}' for job, _, _, vis in rows if vis]
     return '\n'.join(out)
