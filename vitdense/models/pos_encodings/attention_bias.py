@@ -22,6 +22,7 @@ from typing import Iterator
 import torch
 from torch.nn import functional as F
 
+from vitdense.models.utils.sdpa import scaled_dot_product_attention
 from vitdense.models.utils.tracing import is_tracing
 
 _DENSE = [False]
@@ -82,7 +83,7 @@ class ExtraChannelsBias(AttentionBias):
         q = torch.cat([q, (self.extra_q / scale).to(q.dtype)], dim=-1)  # (B, heads, N, d + e)
         k = torch.cat([k, self.extra_k.to(k.dtype).expand(b, heads, -1, -1)], dim=-1)
         v = F.pad(v, (0, extra))  # (B, heads, N, d + e): one fused kernel for all three
-        return F.scaled_dot_product_attention(q, k, v, scale=scale)[..., :d]  # (B, heads, N, d)
+        return scaled_dot_product_attention(q, k, v, scale=scale)[..., :d]  # (B, heads, N, d)
 
     def dense(self) -> torch.Tensor:
         """The logit bias ``extra_q extra_k^T``: (B, heads, N, N)."""
@@ -103,10 +104,10 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     """
     if bias is None or isinstance(bias, torch.Tensor):
         mask = None if bias is None else bias.to(q.dtype)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+        return scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
     if isinstance(bias, AttentionBias) and (is_tracing() or _DENSE[0]):  # a graph holds no custom
         bias = bias.dense()  # autograd function or Python loop over sizes: the dense bias, SDPA
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=scale)
+        return scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=scale)
     if not isinstance(bias, AttentionBias):
         raise TypeError(f'An attention position encoding returned a bias of type '
                         f'{type(bias).__name__}; return None, a tensor, or an AttentionBias '

@@ -3,6 +3,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from vitdense.models.utils.sdpa import scaled_dot_product_attention
 from vitdense.registry import MODELS
 
 
@@ -105,6 +106,6 @@ class MultiheadAttention(nn.Module):
         q, k, v = (x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for x in (q, k, v))
         mask = _additive_mask(attn_mask, key_padding_mask, b, self.num_heads, q_len, k_len,
                               q.dtype)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        out = scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                           dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(out.transpose(1, 2).reshape(b, q_len, -1))  # (B, Q, C)
