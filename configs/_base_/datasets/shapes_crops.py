@@ -22,10 +22,13 @@ test_pipeline = [
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='PackClsInputs'),
 ]
+# Loaded in the training process: warm, 64 crops take ~15 ms there, while a loader worker, on the
+# cores the model's two threads compute on, fell behind and made the step 1.33x slower (0.30 vs
+# 0.40 s and 0.25 vs 0.34 s, 2 threads; docs/benchmarks.md, issue 8's sixth round).
 train_dataloader = dict(
     batch_size=64,
-    num_workers=1,
-    persistent_workers=True,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
