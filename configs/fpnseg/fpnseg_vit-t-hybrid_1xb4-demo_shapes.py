@@ -17,7 +17,7 @@ _base_ = [
 model = dict(backbone=dict(_base_.backbone, frozen_stages='all'), init_cfg={{_base_.detector_init}})
 train_cfg = dict(max_iters={{_base_.frozen_segmentor_iters}})
 # Its data loaded in the training process: with the frozen backbone's cheap step, a loader
-# worker on the same two cores made it 1.17x slower (0.44 vs 0.38 s and 0.53 vs 0.43 s;
+# worker on the same two cores made it 1.17x slower (0.44 vs 0.38 s and 0.52 vs 0.44 s;
 # docs/benchmarks.md, issue 8's sixth round). The detector keeps its worker (no clear
 # difference there: 0.68 vs 0.73 s and 0.68 vs 0.62 s).
 train_dataloader = dict(num_workers=0, persistent_workers=False)

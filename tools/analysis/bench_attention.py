@@ -6,7 +6,7 @@ that require gradients, as a bf16-autocast training step runs it. For each N of 
 both backends run round-robin on the same inputs (one warm-up step each, then ``--repeats``
 rounds); the table gives each one's median step and the ratio flash / math (> 1: the math path
 is faster). vitdense takes the math path on CPU up to
-``vitdense.models.layers.sdpa.CPU_MATH_MAX_LOGITS`` logits per head (N x N): run this on your
+``vitdense.models.utils.sdpa.CPU_MATH_MAX_LOGITS`` logits per head (N x N): run this on your
 CPU to see where the crossover lies there.
 
     python tools/analysis/bench_attention.py                       # the demo's shapes

@@ -10,6 +10,8 @@ which is what makes it slow and memory-hungry for long ones. So on CPU this take
 up to ``CPU_MATH_MAX_LOGITS`` logits per head, the fused kernel above; elsewhere (GPU), and
 while a graph is recorded (export, compile), PyTorch chooses.
 """
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -26,9 +28,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     (..., N_q, d), k (..., N_k, d), v (..., N_k, d_v) -> (..., N_q, d_v), on the math path for
     short CPU sequences (module docstring)."""
     short = q.shape[-2] * k.shape[-2] <= CPU_MATH_MAX_LOGITS
-    if q.device.type == 'cpu' and short and not is_tracing():
-        with sdpa_kernel([SDPBackend.MATH]):
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                                  dropout_p=dropout_p, scale=scale)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
-                                          scale=scale)
+    math = q.device.type == 'cpu' and short and not is_tracing()
+    with sdpa_kernel([SDPBackend.MATH]) if math else nullcontext():
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
+                                              scale=scale)
