@@ -5,6 +5,8 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
+from vitdense.models.heads.det.detr.deformable_detr_head import hybrid_attn_mask
+from vitdense.models.heads.det.detr.inputs import detr_targets
 from vitdense.registry import MODELS
 from vitdense.structures import DetDataSample, ShapeSpec
 from vitdense.utils import register_all_modules
@@ -164,3 +166,55 @@ def test_aux_head_trains_the_encoder_densely_and_leaves_predictions_alone(name):
     samples = two_images()
     for a, b in zip(plain.predict(make_feats(), samples), with_aux.predict(make_feats(), samples)):
         assert torch.equal(a.bboxes, b.bboxes) and torch.equal(a.scores, b.scores)
+
+
+@pytest.mark.parametrize('name', ['DeformableDETRHead', 'DINOHead'])
+def test_one2many_queries_add_their_losses_and_leave_the_one2one_queries_alone(name):
+    head = make_head(name, num_queries_one2many=10, k_one2many=3, lambda_one2many=0.5)
+    plain = make_head(name)
+    losses = head.loss(make_feats(), two_images())
+    o2m = {k for k in losses if 'o2m_' in k}
+    assert o2m == {f'{p}o2m_loss_{k}' for p in ('', 'd0.') for k in ('cls', 'bbox', 'giou')}
+    assert set(losses) - o2m == set(plain.loss(make_feats(), two_images()))
+    sum(losses.values()).backward()
+    missing = [n for n, p in head.named_parameters() if p.grad is None]
+    assert not missing, missing
+    # Neither group attends to the other: the one-to-one queries decode as they do alone, and
+    # the one-to-many losses are the criterion's on the GT repeated k times, times lambda.
+    torch.manual_seed(1)  # DINO's denoising noise, drawn the same in both calls
+    samples = two_images()
+    levels = head._flatten_levels(make_feats(), samples)
+    memory = head._encode(levels)
+    with torch.no_grad():
+        both = head._decode(levels, memory, one2many=True)
+        alone = head._decode(levels, memory)
+    one2many = both.pop('one2many')
+    assert one2many['pred_logits'].shape[1] == 10 and both['pred_logits'].shape[1] == 12
+    for key in ('pred_logits', 'pred_boxes'):
+        torch.testing.assert_close(both[key], alone[key])
+        torch.testing.assert_close(both['enc_outputs'][key], alone['enc_outputs'][key])
+    targets = detr_targets(samples, memory.device)
+    repeated = [dict(t, labels=t['labels'].repeat(3), boxes=t['boxes'].repeat(3, 1))
+                for t in targets]
+    expected = head.criterion(one2many, repeated)
+    got = head.one2many_losses(one2many, targets)
+    torch.testing.assert_close(got['o2m_loss_giou'], 0.5 * expected['loss_giou'])
+    torch.testing.assert_close(got['d0.o2m_loss_cls'], 0.5 * expected['d0.loss_cls'])
+    # At test time only the one-to-one queries run: the same weights predict the same boxes.
+    plain.load_state_dict(head.state_dict(), strict=False)
+    head.eval()
+    plain.eval()
+    for a, b in zip(plain.predict(make_feats(), samples), head.predict(make_feats(), samples)):
+        assert torch.equal(a.bboxes, b.bboxes) and torch.equal(a.scores, b.scores)
+
+
+def test_hybrid_attn_mask_keeps_the_first_mask_and_separates_the_groups():
+    first = torch.tensor([[False, True], [False, False]])
+    mask = hybrid_attn_mask(first, 2, 3, torch.device('cpu'))
+    assert mask.shape == (5, 5)
+    assert torch.equal(mask[:2, :2], first)
+    assert mask[2:, :2].all() and mask[:2, 2:].all() and not mask[2:, 2:].any()
+    assert hybrid_attn_mask(first, 2, 0, torch.device('cpu')) is first
+    assert not hybrid_attn_mask(None, 2, 1, torch.device('cpu'))[:2, :2].any()
+    with pytest.raises(ValueError, match='k_one2many'):
+        make_head('DINOHead', num_queries_one2many=4, k_one2many=0)

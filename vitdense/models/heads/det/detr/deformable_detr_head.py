@@ -51,6 +51,30 @@ def encoder_proposals(memory: Tensor, memory_mask: Tensor, spatial_shapes: Seque
     return logits, valid
 
 
+def hybrid_attn_mask(mask: Optional[Tensor], num_first: int, num_o2m: int,
+                     device: torch.device) -> Optional[Tensor]:
+    """The decoder's self-attention mask with ``num_o2m`` one-to-many queries appended.
+
+    Args:
+        mask: (F, F) True where blocked among the first ``num_first`` queries (DINO's
+            denoising mask), or None (nothing blocked).
+        num_first: queries before the one-to-many ones (denoising + one-to-one).
+        num_o2m: one-to-many queries (H-DETR); they and the first queries do not see each other.
+
+    Returns:
+        (F + T, F + T) bool, or ``mask`` itself when there are no one-to-many queries.
+    """
+    if not num_o2m:
+        return mask
+    total = num_first + num_o2m
+    out = torch.zeros((total, total), dtype=torch.bool, device=device)
+    if mask is not None:
+        out[:num_first, :num_first] = mask
+    out[num_first:, :num_first] = True
+    out[:num_first, num_first:] = True
+    return out
+
+
 @MODELS.register_module()
 class DeformableDETRHead(nn.Module):
     """Deformable DETR (with iterative box refinement and two-stage) on the neck's pyramid.
@@ -94,6 +118,14 @@ class DeformableDETRHead(nn.Module):
             decoder's (no NMS). ``num_classes``, ``input_shape`` and ``in_features`` are
             filled in (the head's own).
         aux_loss_weight: Co-DETR's lambda_1 on the auxiliary head's losses.
+        num_queries_one2many: H-DETR's one-to-many branch (Jia et al. 2023, "DETRs with Hybrid
+            Matching", arXiv 2207.13080), training only: this many more queries, from the next
+            best proposals, are decoded beside the matching ones (neither group attends to the
+            other) and matched to the ground truth repeated ``k_one2many`` times, so each box
+            has that many positive queries per layer. 0 (default) turns it off. At test time
+            only the ``num_queries`` one-to-one queries run: predictions stay NMS-free.
+        k_one2many: copies of each GT box in the one-to-many matching (H-DETR: 6).
+        lambda_one2many: weight of the one-to-many losses (``o2m_loss_*``, ``d{i}.o2m_loss_*``).
     """
 
     def __init__(self, num_classes: int, input_shape: dict[str, ShapeSpec],
@@ -105,9 +137,16 @@ class DeformableDETRHead(nn.Module):
                  loss_bbox: Optional[dict] = None, loss_giou: Optional[dict] = None,
                  max_per_img: int = 100, mixed_query_selection: bool = False,
                  look_forward_twice: bool = False, decoder_post_norm: bool = False,
-                 aux_head: Optional[dict] = None, aux_loss_weight: float = 1.0) -> None:
+                 aux_head: Optional[dict] = None, aux_loss_weight: float = 1.0,
+                 num_queries_one2many: int = 0, k_one2many: int = 6,
+                 lambda_one2many: float = 1.0) -> None:
         super().__init__()
         name = type(self).__name__
+        if num_queries_one2many < 0 or k_one2many < 1:
+            raise ValueError(f'{name}: num_queries_one2many must be >= 0 and k_one2many >= 1, '
+                             f'got {num_queries_one2many} and {k_one2many}')
+        self.num_queries_one2many = num_queries_one2many
+        self.k_one2many, self.lambda_one2many = k_one2many, lambda_one2many
         self.in_features = tuple(in_features)
         missing = [k for k in self.in_features if k not in input_shape]
         if missing:
@@ -140,6 +179,8 @@ class DeformableDETRHead(nn.Module):
         self.mixed_query_selection = mixed_query_selection
         if mixed_query_selection:
             self.query_embed = nn.Embedding(num_queries, embed_dims)
+            if num_queries_one2many:
+                self.query_embed_one2many = nn.Embedding(num_queries_one2many, embed_dims)
             self.ref_point_head = MLP(2 * embed_dims, embed_dims, embed_dims, 2)
         else:
             self.pos_trans = nn.Sequential(nn.Linear(2 * embed_dims, 2 * embed_dims),
@@ -198,8 +239,9 @@ class DeformableDETRHead(nn.Module):
                 [0] + [h * w for h, w in shapes[:-1]], device=device).cumsum(0),  # (L,)
             valid_ratios=torch.stack([valid_ratios(m) for m in masks], dim=1))  # (B, L, 2)
 
-    def _select_proposals(self, memory: Tensor, levels: dict) -> tuple[Tensor, Tensor, dict]:
-        """Score every encoder token's proposal; keep the ``num_queries`` best.
+    def _select_proposals(self, memory: Tensor, levels: dict,
+                          num: int) -> tuple[Tensor, Tensor, dict]:
+        """Score every encoder token's proposal; keep the ``num`` best (at most all of them).
 
         Returns:
             topk_memory: (B, Q, C) the kept tokens' features; topk_boxes: (B, Q, 4) their
@@ -211,8 +253,7 @@ class DeformableDETRHead(nn.Module):
         logits = self.cls_branches[-1](out)  # (B, S, K)
         coords = self.reg_branches[-1](out).float() + proposals  # (B, S, 4) logit space
         scores = logits.float().amax(-1).masked_fill(~valid, float('-inf'))  # (B, S)
-        num = min(self.num_queries, scores.shape[1])
-        topk = scores.topk(num, dim=1).indices  # (B, Q)
+        topk = scores.topk(min(num, scores.shape[1]), dim=1).indices  # (B, Q)
         topk_logits = logits.gather(1, topk[..., None].expand(-1, -1, logits.shape[-1]))
         topk_coords = coords.gather(1, topk[..., None].expand(-1, -1, 4))  # (B, Q, 4)
         topk_memory = out.gather(1, topk[..., None].expand(-1, -1, out.shape[-1]))
@@ -227,8 +268,11 @@ class DeformableDETRHead(nn.Module):
         learned content and positions recomputed from the boxes in every layer.
         """
         if self.mixed_query_selection:
-            query = self.query_embed.weight[None, :topk_boxes.shape[1]]  # (1, Q, C)
-            query = query.expand(topk_boxes.shape[0], -1, -1).to(topk_memory.dtype)
+            query = self.query_embed.weight[:topk_boxes.shape[1]]  # (Q, C)
+            extra = topk_boxes.shape[1] - query.shape[0]  # one-to-many queries, if any
+            if extra:
+                query = torch.cat([query, self.query_embed_one2many.weight[:extra]])
+            query = query[None].expand(topk_boxes.shape[0], -1, -1).to(topk_memory.dtype)
             return dict(query=query, reference=topk_boxes)
         pos, query = self.pos_trans(box_sine_embed(topk_boxes, self.embed_dims).to(
             topk_memory.dtype)).split(self.embed_dims, dim=-1)  # (B, Q, C) each
@@ -259,33 +303,67 @@ class DeformableDETRHead(nn.Module):
         return self.encoder(levels['src'], levels['pos'], levels['shapes'],
                             levels['level_start_index'], levels['valid_ratios'], levels['mask'])
 
-    def _decode(self, levels: dict, memory: Tensor, dn: Optional[dict] = None) -> dict:
-        topk_memory, topk_boxes, enc_outputs = self._select_proposals(memory, levels)
+    def _decode(self, levels: dict, memory: Tensor, dn: Optional[dict] = None,
+                one2many: bool = False) -> dict:
+        """Decode the best proposals (after ``dn``'s denoising queries, if any); with
+        ``one2many``, also the one-to-many queries, returned apart under ``'one2many'``."""
+        num_o2o = min(self.num_queries, memory.shape[1])
+        extra = self.num_queries_one2many if one2many else 0
+        topk_memory, topk_boxes, enc_outputs = self._select_proposals(
+            memory, levels, num_o2o + extra)
+        num_o2m = topk_boxes.shape[1] - num_o2o
+        enc_outputs = {k: v[:, :num_o2o] for k, v in enc_outputs.items()}
         queries = self._queries(topk_memory, topk_boxes)
+        num_dn = 0 if dn is None else dn['num_dn']
         if dn is not None:  # DINO's denoising queries go first
-            queries = dict(query=torch.cat([dn['query'].to(queries['query'].dtype),
-                                            queries['query']], dim=1),
-                           reference=torch.cat([dn['reference'], queries['reference']], dim=1))
+            queries = dict(
+                query=torch.cat([dn['query'].to(queries['query'].dtype), queries['query']], 1),
+                reference=torch.cat([dn['reference'], queries['reference']], dim=1),
+                **{k: v for k, v in queries.items() if k == 'query_pos'})
         position = (dict(pos_from_reference=self._position_of) if self.mixed_query_selection
                     else dict(query_pos=queries['query_pos']))
         hidden, boxes = self.decoder(
             queries['query'], queries['reference'], memory, levels['mask'],
             levels['shapes'], levels['level_start_index'], levels['valid_ratios'],
             self.reg_branches[:-1], **position,
-            self_attn_mask=None if dn is None else dn['attn_mask'])
+            self_attn_mask=hybrid_attn_mask(None if dn is None else dn['attn_mask'],
+                                            num_dn + num_o2o, num_o2m, memory.device))
         layers = [dict(pred_logits=cls(h), pred_boxes=b)
                   for cls, h, b in zip(self.cls_branches, hidden, boxes)]
-        return dict(**layers[-1], aux_outputs=layers[:-1], enc_outputs=enc_outputs)
+        outputs = dict(**layers[-1], aux_outputs=layers[:-1], enc_outputs=enc_outputs)
+        if not num_o2m:
+            return outputs
+        first = num_dn + num_o2o
+        main = [{k: v[:, :first] for k, v in layer.items()} for layer in layers]
+        o2m = [{k: v[:, first:] for k, v in layer.items()} for layer in layers]
+        return dict(**main[-1], aux_outputs=main[:-1], enc_outputs=enc_outputs,
+                    one2many=dict(**o2m[-1], aux_outputs=o2m[:-1]))
+
+    def one2many_losses(self, outputs: Optional[dict],
+                        targets: Sequence[dict]) -> dict[str, Tensor]:
+        """H-DETR's one-to-many losses: the one-to-many queries' layers matched to every GT box
+        repeated ``k_one2many`` times, ``o2m_``-named (``d{i}.o2m_loss_*`` for earlier layers)
+        and weighted by ``lambda_one2many``; none without such queries."""
+        if outputs is None:
+            return {}
+        repeated = [dict(t, labels=t['labels'].repeat(self.k_one2many),
+                         boxes=t['boxes'].repeat(self.k_one2many, 1)) for t in targets]
+        losses = self.criterion(outputs, repeated)
+        return {'.'.join(key.split('.')[:-1] + ['o2m_' + key.split('.')[-1]]):
+                value * self.lambda_one2many for key, value in losses.items()}
 
     def loss(self, feats: dict[str, Tensor],
              data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
         """Matching losses of every decoder layer (``loss_*``, ``d{i}.loss_*``), of the
-        proposals (``enc_loss_*``) and of the auxiliary head (``aux_loss_*``), if any."""
+        proposals (``enc_loss_*``), of the one-to-many queries (``o2m_loss_*``) and of the
+        auxiliary head (``aux_loss_*``), if any."""
         levels = self._flatten_levels(feats, data_samples)
         memory = self._encode(levels)
-        outputs = self._decode(levels, memory)
-        losses = self.criterion(outputs, detr_targets(data_samples, memory.device))
-        return {**losses, **self.aux_losses(memory, levels, data_samples)}
+        outputs = self._decode(levels, memory, one2many=True)
+        targets = detr_targets(data_samples, memory.device)
+        one2many = self.one2many_losses(outputs.pop('one2many', None), targets)
+        losses = self.criterion(outputs, targets)
+        return {**losses, **one2many, **self.aux_losses(memory, levels, data_samples)}
 
     def aux_losses(self, memory: Tensor, levels: dict,
                    data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:

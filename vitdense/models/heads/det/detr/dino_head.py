@@ -34,6 +34,8 @@ class DINOHead(DeformableDETRHead):
         box_noise_scale: corner noise in units of half the box side.
         aux_head, aux_loss_weight: as :class:`DeformableDETRHead` (Co-DETR's auxiliary head:
             with it, this is Co-DINO without the customized positive queries).
+        num_queries_one2many, k_one2many, lambda_one2many: as :class:`DeformableDETRHead`
+            (H-DETR's one-to-many branch; off by default).
     """
 
     def __init__(self, num_classes: int, input_shape: dict[str, ShapeSpec],
@@ -45,14 +47,17 @@ class DINOHead(DeformableDETRHead):
                  loss_bbox: Optional[dict] = None, loss_giou: Optional[dict] = None,
                  max_per_img: int = 100, num_dn_queries: int = 100,
                  label_noise_scale: float = 0.5, box_noise_scale: float = 1.0,
-                 aux_head: Optional[dict] = None, aux_loss_weight: float = 1.0) -> None:
+                 aux_head: Optional[dict] = None, aux_loss_weight: float = 1.0,
+                 num_queries_one2many: int = 0, k_one2many: int = 6,
+                 lambda_one2many: float = 1.0) -> None:
         super().__init__(
             num_classes, input_shape, in_features, embed_dims, num_queries, num_encoder_layers,
             num_decoder_layers, num_heads, num_points, ffn_dims, dropout, pe_temperature,
             matcher, loss_cls or dict(type='FocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0),
             loss_bbox, loss_giou, max_per_img, mixed_query_selection=True,
             look_forward_twice=True, decoder_post_norm=True, aux_head=aux_head,
-            aux_loss_weight=aux_loss_weight)
+            aux_loss_weight=aux_loss_weight, num_queries_one2many=num_queries_one2many,
+            k_one2many=k_one2many, lambda_one2many=lambda_one2many)
         self.label_embed = nn.Embedding(num_classes, embed_dims)
         self.num_dn_queries = num_dn_queries
         self.label_noise_scale = label_noise_scale
@@ -60,16 +65,18 @@ class DINOHead(DeformableDETRHead):
 
     def loss(self, feats: dict[str, Tensor],
              data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
-        """Matching losses (``loss_*``, ``d{i}.loss_*``, ``enc_loss_*``) and denoising losses
-        (``dn_loss_*``, ``d{i}.dn_loss_*``) of every decoder layer."""
+        """Matching losses (``loss_*``, ``d{i}.loss_*``, ``enc_loss_*``), denoising losses
+        (``dn_loss_*``, ``d{i}.dn_loss_*``) and one-to-many losses (``o2m_loss_*``, if any) of
+        every decoder layer."""
         levels = self._flatten_levels(feats, data_samples)
         memory = self._encode(levels)
         targets = detr_targets(data_samples, memory.device)
         dn = cdn_queries(targets, self.num_classes, self.label_embed, self.num_dn_queries,
                          self.label_noise_scale, self.box_noise_scale,
                          min(self.num_queries, memory.shape[1]))
-        outputs = self._decode(levels, memory, dn)
-        aux = self.aux_losses(memory, levels, data_samples)
+        outputs = self._decode(levels, memory, dn, one2many=True)
+        aux = {**self.one2many_losses(outputs.pop('one2many', None), targets),
+               **self.aux_losses(memory, levels, data_samples)}
         if dn is None:  # no GT anywhere in the batch: no denoising queries
             return {**self.criterion(outputs, targets), **aux}
         num_dn = dn['num_dn']
