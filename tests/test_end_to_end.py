@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from tiny_models import as_cli, tiny_model_options
 
 from vitdense.apis import load_config
 from vitdense.apis.demo import COLUMNS, DEMO_JOBS, demo_job, last_checkpoint, read_test_metrics
@@ -24,9 +25,8 @@ def shapes_root(tmp_path_factory):
     return str(root) + '/'
 
 
-def tiny_overrides(data_root: str, iters: int) -> list[str]:
+def tiny_overrides(config: str, data_root: str, iters: int) -> list[str]:
     opts = {
-        'model.backbone.arch': 'test',
         'train_cfg.max_iters': iters,
         'train_cfg.val_interval': iters,
         'default_hooks.checkpoint.interval': 2,
@@ -44,8 +44,7 @@ def tiny_overrides(data_root: str, iters: int) -> list[str]:
     }
     for split in ('train', 'val', 'test'):
         opts[f'{split}_dataloader.dataset.data_root'] = data_root
-    out = [f'{k}={v}' for k, v in opts.items()]
-    return out
+    return as_cli(tiny_model_options(config)) + [f'{k}={v}' for k, v in opts.items()]
 
 
 def run_tool(*args: str) -> None:
@@ -57,8 +56,8 @@ def run_tool(*args: str) -> None:
 def pretrained(shapes_root, tmp_path_factory) -> str:
     """The demo's pretraining job, 3 iterations: its work dir."""
     work = str(tmp_path_factory.mktemp('pretrain'))
-    opts = [o for o in tiny_overrides(shapes_root, iters=3)  # one scheduler: warm-up only
-            if not o.startswith('param_scheduler.1.')]
+    opts = [o for o in tiny_overrides(demo_job('pretrain').config, shapes_root, iters=3)
+            if not o.startswith('param_scheduler.1.')]  # one scheduler: warm-up only
     run_tool('tools/train.py', demo_job('pretrain').config, '--work-dir', work, '--cfg-options',
              *opts)
     return work
@@ -104,7 +103,7 @@ def test_demo_table_shows_the_segmentors_foreground_miou():
 @pytest.mark.parametrize('job', DENSE_JOBS, ids=[j.name for j in DENSE_JOBS])
 def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
     work = str(tmp_path / 'work')
-    opts = tiny_overrides(shapes_root, iters=2)
+    opts = tiny_overrides(job.config, shapes_root, iters=2)
     whole_model = bool(load_config(job.config).model.get('init_cfg'))
     opts.append(f"model{'' if whole_model else '.backbone'}.init_cfg.checkpoint={pretrained}")
     if job.name == 'detector':
@@ -150,7 +149,8 @@ def test_distributed_training_on_cpu_with_gloo(shapes_root, tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
            '--master_port=29517', 'tools/train.py', job.config, '--work-dir', work,
-           '--launcher', 'pytorch', '--cfg-options', *tiny_overrides(shapes_root, iters=2),
+           '--launcher', 'pytorch', '--cfg-options',
+           *tiny_overrides(job.config, shapes_root, iters=2),
            'model.backbone.init_cfg=None', 'model.init_cfg=None']
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=600)
     assert last_checkpoint(work).endswith('iter_2.pth')

@@ -1,4 +1,5 @@
-# `make demo`, job 3: the FPN-fuse segmentor on the demo's hybrid ViT-Tiny, fine-tuned on the
+# The FPN-fuse segmentor on the demo's hybrid ViT-Tiny (`make demo`'s job 3 until issue 8's
+# seventh round, now SETR-MLA's config beside it; the resolution study's base), fine-tuned on the
 # built-in shapes dataset (9 classes, background learned) in minutes on a CPU, from the backbone
 # and the shared neck levels of the demo detector
 # (configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py), itself fine-tuned

@@ -1,6 +1,7 @@
 import cv2
 import numpy as np
 import torch
+from tiny_models import tiny_model_options
 
 from vitdense.apis import inference_model, init_model, load_config
 from vitdense.apis.demo import demo_job
@@ -8,7 +9,7 @@ from vitdense.apis.demo import demo_job
 
 def tiny(config):
     cfg = load_config(config)
-    cfg.model.backbone.arch = 'test'
+    cfg.merge_from_dict(tiny_model_options(config))
     return cfg
 
 

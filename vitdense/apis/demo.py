@@ -43,7 +43,7 @@ DEMO_JOBS = (
     DemoJob('pretrain', 'configs/cls/cls_vit-t-hybrid_1xb64-demo_shapes-crops.py', draw=False),
     DemoJob('detector', 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py',
             backbone_from='pretrain'),
-    DemoJob('segmentor', 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py',
+    DemoJob('segmentor', 'configs/setr_mla/setr-mla_vit-t-hybrid_1xb4-demo_shapes.py',
             backbone_from='detector'),
 )
 COLUMNS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'mIoU_fg', 'aAcc')
