@@ -1,6 +1,6 @@
 """Probe: does the shapes segmentation pipeline learn when the ViT is swapped for a plain CNN?
 
-Runs the demo segmentor's data pipeline, neck and decoder with an 8-layer CNN backbone on random
+Runs the FPN-fuse segmentor's data pipeline, neck and decoder with an 8-layer CNN backbone on random
 batches of 8 and prints the mean cross-entropy every 20 iterations. Written to tell a
 from-scratch-ViT limitation from a pipeline problem (see docs/benchmarks.md).
 
@@ -15,29 +15,39 @@ from mmengine.dataset import pseudo_collate
 from torch import nn
 
 from vitdense.apis import load_config
-from vitdense.apis.demo import demo_job
 from vitdense.registry import DATASETS, MODELS
 from vitdense.structures import ShapeSpec
 
+# The FPN-fuse segmentor (the demo's until issue 8's seventh round): its neck reads a stride-16 map.
+FPN_SEGMENTOR = 'configs/fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py'
+
 
 class ProbeCNN(nn.Module):
-    """Four stages of two 3x3 conv + BN + ReLU, stride 16 in all."""
+    """Four stages of two 3x3 conv + BN + ReLU, stride 16 in all; the last three stages' maps
+    are p2, p3, p4 (the neck's input and laterals)."""
 
     def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 192)):
         super().__init__()
-        layers, c = [], 3
+        stages, c = [], 3
         for w in widths:
-            layers += [nn.Conv2d(c, w, 3, 2, 1), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                       nn.Conv2d(w, w, 3, 1, 1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            stages.append(nn.Sequential(
+                nn.Conv2d(c, w, 3, 2, 1), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+                nn.Conv2d(w, w, 3, 1, 1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)))
             c = w
-        self.net = nn.Sequential(*layers)
-        self.width = c
+        self.stages = nn.ModuleList(stages)
+        self.widths = widths
 
     def output_shape(self) -> dict[str, ShapeSpec]:
-        return {'p4': ShapeSpec(self.width, 16)}
+        return {f'p{i + 1}': ShapeSpec(w, 2 ** (i + 1))
+                for i, w in enumerate(self.widths) if i >= 1}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {'p4': self.net(x)}
+        out = {}
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i >= 1:
+                out[f'p{i + 1}'] = x
+        return out
 
 
 def main() -> None:
@@ -46,7 +56,7 @@ def main() -> None:
     parser.add_argument('--lr', type=float, default=1e-3)
     args = parser.parse_args()
     MODELS.register_module(module=ProbeCNN, force=True)
-    cfg = load_config(demo_job('segmentor').config)
+    cfg = load_config(FPN_SEGMENTOR)
     cfg.model.backbone = dict(type='ProbeCNN')  # from scratch: no init_cfg
     torch.manual_seed(0)
     random.seed(0)
