@@ -316,10 +316,9 @@ class DeformableDETRHead(nn.Module):
         queries = self._queries(topk_memory, topk_boxes)
         num_dn = 0 if dn is None else dn['num_dn']
         if dn is not None:  # DINO's denoising queries go first
-            queries = dict(
-                query=torch.cat([dn['query'].to(queries['query'].dtype), queries['query']], 1),
-                reference=torch.cat([dn['reference'], queries['reference']], dim=1),
-                **{k: v for k, v in queries.items() if k == 'query_pos'})
+            queries = dict(query=torch.cat([dn['query'].to(queries['query'].dtype),
+                                            queries['query']], dim=1),
+                           reference=torch.cat([dn['reference'], queries['reference']], dim=1))
         position = (dict(pos_from_reference=self._position_of) if self.mixed_query_selection
                     else dict(query_pos=queries['query_pos']))
         hidden, boxes = self.decoder(
@@ -348,9 +347,11 @@ class DeformableDETRHead(nn.Module):
             return {}
         repeated = [dict(t, labels=t['labels'].repeat(self.k_one2many),
                          boxes=t['boxes'].repeat(self.k_one2many, 1)) for t in targets]
-        losses = self.criterion(outputs, repeated)
-        return {'.'.join(key.split('.')[:-1] + ['o2m_' + key.split('.')[-1]]):
-                value * self.lambda_one2many for key, value in losses.items()}
+        named = {}
+        for key, value in self.criterion(outputs, repeated).items():
+            layer, _, loss = key.rpartition('.')  # 'd0.loss_cls' -> 'd0.o2m_loss_cls'
+            named[f'{layer}.o2m_{loss}' if layer else f'o2m_{loss}'] = value * self.lambda_one2many
+        return named
 
     def loss(self, feats: dict[str, Tensor],
              data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
