@@ -8,8 +8,8 @@
 # decoders on that recipe, SETR-MLA learns the most per minute: it reads the stride-16 blocks and
 # upsamples once, where FPN-fuse pays for a stride-4 pyramid level, so its step is ~2x cheaper
 # (0.21 vs 0.42 s on 2 threads) and the demo's minutes buy twice the iterations. Equal minutes:
-# mIoU 23.92 / mIoU_fg 15.31 after 1,300 iterations against FPN-fuse's 19.32 / 10.13 after 650
-# (docs/benchmarks.md, issue 8's seventh round).
+# mIoU 23.92 / mIoU_fg 15.31 after 1,300 iterations against FPN-fuse's 19.32 / 10.13 after 650;
+# seed 1: 22.39 / 13.61 against 19.79 / 10.67 (docs/benchmarks.md, issue 8's seventh round).
 _base_ = [
     '../_base_/models/setr-mla_demo.py', '../_base_/models/vit-t-hybrid_demo.py',
     '../_base_/datasets/shapes_segmentation.py', '../_base_/schedules/schedule_demo.py',
