@@ -2,13 +2,12 @@
 sigmoid (binary targets such as FCOS centerness), with an ignore label (mmseg/mmdet semantics)."""
 from typing import Optional, Sequence, Union
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vitdense.registry import MODELS
 
-from .utils import check_reduction, weight_reduce_loss
+from .utils import check_reduction, register_class_weight, weight_reduce_loss
 
 
 def softmax_cross_entropy(pred: Tensor, label: Tensor, weight: Optional[Tensor] = None,
@@ -120,8 +119,7 @@ class CrossEntropyLoss(nn.Module):
         self.avg_non_ignore = avg_non_ignore
         self.reduction = reduction
         self.class_weight: Optional[Tensor]
-        cw = None if class_weight is None else torch.tensor(list(class_weight), dtype=torch.float)
-        self.register_buffer('class_weight', cw, persistent=False)
+        register_class_weight(self, class_weight)
 
     def forward(self, pred: Tensor, label: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[Union[float, Tensor]] = None,

@@ -2,13 +2,12 @@
 mmseg's keys: a softmax over the classes, one Dice term per class and image, averaged."""
 from typing import Optional, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vitdense.registry import MODELS
 
-from .utils import check_reduction, weight_reduce_loss
+from .utils import check_reduction, register_class_weight, weight_reduce_loss
 
 
 def softmax_dice_loss(pred: Tensor, label: Tensor, class_weight: Optional[Tensor] = None,
@@ -80,8 +79,7 @@ class DiceLoss(nn.Module):
         self.reduction = reduction
         self.loss_name = loss_name
         self.class_weight: Optional[Tensor]
-        cw = None if class_weight is None else torch.tensor(list(class_weight), dtype=torch.float)
-        self.register_buffer('class_weight', cw, persistent=False)
+        register_class_weight(self, class_weight)
 
     def forward(self, pred: Tensor, label: Tensor,
                 reduction_override: Optional[str] = None) -> Tensor:

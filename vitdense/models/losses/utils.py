@@ -1,9 +1,10 @@
 """Loss reduction shared by every loss: element weights, then mean / sum / none or a sum divided
-by an explicit normaliser (``avg_factor``), with mmdet's semantics."""
-from typing import Optional, Union
+by an explicit normaliser (``avg_factor``), with mmdet's semantics; per-class weights as a
+buffer."""
+from typing import Optional, Sequence, Union
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 REDUCTIONS = ('none', 'mean', 'sum')
 _EPS = torch.finfo(torch.float32).eps
@@ -42,3 +43,10 @@ def weight_reduce_loss(loss: Tensor, weight: Optional[Tensor] = None, reduction:
         raise ValueError('weight_reduce_loss: avg_factor can only be used with reduction="mean"; '
                          'pass reduction="mean" or drop avg_factor')
     return loss
+
+
+def register_class_weight(module: nn.Module, class_weight: Optional[Sequence[float]]) -> None:
+    """Store per-class weights on ``module`` as ``module.class_weight``: a float32 buffer that
+    follows the module's device and is not saved in checkpoints (a config value), or None."""
+    weight = None if class_weight is None else torch.tensor(list(class_weight), dtype=torch.float)
+    module.register_buffer('class_weight', weight, persistent=False)
