@@ -25,8 +25,9 @@ CPU allocator took from the OS for activations, gradients and temporaries, slack
     python tools/analysis/bench_pos_enc.py --bf16 --repeats 5 --pes rope-mixed --no-memory
     python tools/analysis/bench_pos_enc.py --pes rel-bias rel-bias@dense  # chunked vs dense
 
-``PE@dense`` rows (rel-bias, decomposed, irpe-bias) run the same model with its attention bias
-applied densely in SDPA (``dense_attention_bias``), the path before the chunked attention.
+``PE@dense`` rows (rel-bias, decomposed, irpe-bias, irpe-ctx) run the same model with its
+attention bias applied densely in SDPA (``dense_attention_bias``), the path before the chunked
+attention.
 """
 import argparse
 import contextlib
@@ -65,7 +66,8 @@ PES = {
 # The learned-bias PEs again, their AttentionBias applied densely in SDPA (the path before the
 # chunked attention, and the one a traced graph takes): the reference for the chunked path.
 DENSE = '@dense'
-PES.update({f'{pe}{DENSE}': PES[pe] for pe in ('rel-bias', 'decomposed', 'irpe-bias')})
+PES.update({f'{pe}{DENSE}': PES[pe] for pe in ('rel-bias', 'decomposed', 'irpe-bias',
+                                                'irpe-ctx')})
 
 
 def bias_path(pe: str):

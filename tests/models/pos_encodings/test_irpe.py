@@ -79,7 +79,7 @@ def test_contextual_on_keys_and_queries():
     for rpe_on in ('k', 'q'):
         pe = make(mode='contextual', method='product', rpe_on=rpe_on, shared_head=False)
         q, k = torch.randn(2, 2, 9, 8), torch.randn(2, 2, 9, 8)
-        _, _, bias = pe(q, k, hw, 0)
+        bias = pe(q, k, hw, 0)[2].dense()  # a GatheredBias: gathered per query chunk
         weight = (pe.rpe_k or pe.rpe_q).lookup_table_weight  # (heads, 8, 49)
         for i in range(9):
             for j in range(9):
@@ -110,7 +110,7 @@ def test_prefix_pairs_use_the_extra_bucket_or_zero():
     extra = pe.rpe_k.lookup_table_bias[0, 49]
     assert torch.all(with_bucket[0, 0, :2] == extra)
     assert torch.all(with_bucket[0, 0, :, :2] == extra)
-    _, _, without = make(mode='contextual')(q, q, (2, 3), 2)
+    without = make(mode='contextual')(q, q, (2, 3), 2)[2].dense()
     assert not without[..., :2, :].any() and not without[..., :, :2].any()
 
 

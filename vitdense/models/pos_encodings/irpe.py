@@ -7,6 +7,7 @@ from torch import nn
 from vitdense.registry import POS_ENCODINGS
 
 from .base import AttentionPosEncoding, Grid
+from .gathered_bias import GatheredBias
 from .grid import grid_offsets, tensor_cache
 from .offset_bias import OffsetBias
 
@@ -132,17 +133,17 @@ class IRPELookup(nn.Module):
         prefix = self.lookup_table_bias[:, self.num_buckets] if self.prefix_bucket else None
         return offsets, prefix
 
-    def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
-        """Contextual mode. x: (B, heads, N, head_dim), scaled q (or k) -> logit bias
-        (B, heads, N, N)."""
+    def contextual_terms(self, x: torch.Tensor, hw: Grid,
+                         num_prefix: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Contextual mode. x: (B, heads, N, head_dim), scaled q (or k) -> ``[(lookup, ids)]``:
+        each token's product with every bucket's vector (B, heads, N, entries) and the bucket
+        of every token pair (N, N), which ``GatheredBias`` reads per query chunk."""
         if self.mode == 'bias':
-            raise RuntimeError('IRPELookup in bias mode is applied through bias_terms '
-                               '(an OffsetBias), not called')
-        b, heads, n, _ = x.shape
-        ids = self.bucket_ids(hw, num_prefix, x.device).long()  # (N, N)
+            raise RuntimeError('IRPELookup in bias mode has no contextual terms: it is '
+                               'applied through bias_offsets (an OffsetBias)')
+        ids = self.bucket_ids(hw, num_prefix, x.device)  # (N, N), int16
         lookup = torch.matmul(x, self.lookup_table_weight.to(x.dtype))  # (B, heads, N, entries)
-        lookup = self._with_prefix_entry(lookup, num_prefix)
-        return torch.gather(lookup, 3, ids.expand(b, heads, n, n))  # (B, heads, N, N)
+        return [(self._with_prefix_entry(lookup, num_prefix), ids)]
 
 
 class IRPECross(nn.Module):
@@ -161,8 +162,10 @@ class IRPECross(nn.Module):
                                           self.rp_cols.bias_offsets(hw, device, transpose))
         return rows + cols, None if p_rows is None else p_rows + p_cols
 
-    def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
-        return self.rp_rows(x, hw, num_prefix) + self.rp_cols(x, hw, num_prefix)
+    def contextual_terms(self, x: torch.Tensor, hw: Grid,
+                         num_prefix: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return (self.rp_rows.contextual_terms(x, hw, num_prefix) +
+                self.rp_cols.contextual_terms(x, hw, num_prefix))
 
 
 @POS_ENCODINGS.register_module()
@@ -216,7 +219,7 @@ class IRPE(AttentionPosEncoding):
         self.rpe_k = build() if 'k' in rpe_on else None
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
-                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | OffsetBias]:
+                num_prefix: int) -> tuple[torch.Tensor, torch.Tensor, OffsetBias | GatheredBias]:
         if self.mode == 'bias':  # a value per offset bucket: added block by block, never N x N
             terms = [lookup.bias_offsets(hw, q.device, transpose)
                      for lookup, transpose in ((self.rpe_k, False), (self.rpe_q, True))
@@ -225,14 +228,14 @@ class IRPE(AttentionPosEncoding):
             prefix = [p for _, p in terms if p is not None]
             values = sum(prefix)[:, None].expand(-1, 3) if prefix and num_prefix else None
             return q, k, OffsetBias(offsets, tuple(hw), num_prefix, values)
-        bias = None  # contextual: depends on q and k, (B, heads, N, N)
-        if self.rpe_k is not None:
-            bias = self.rpe_k(q * self.scale, hw, num_prefix)
-        if self.rpe_q is not None:
-            on_q = self.rpe_q(k * self.scale, hw, num_prefix)
-            on_q = on_q.transpose(-1, -2)  # entry (i, j) = k_j . p_bucket(j, i)
-            bias = on_q if bias is None else bias + on_q
-        return q, k, bias
+        terms = []  # contextual: depends on q and k; gathered per query chunk, never N x N
+        if self.rpe_k is not None:  # b_ij = (s q_i) . p_bucket(i, j)
+            terms += [(lookup, ids, False) for lookup, ids in
+                      self.rpe_k.contextual_terms(q * self.scale, hw, num_prefix)]
+        if self.rpe_q is not None:  # b_ij = (s k_j) . p_bucket(j, i)
+            terms += [(lookup, ids, True) for lookup, ids in
+                      self.rpe_q.contextual_terms(k * self.scale, hw, num_prefix)]
+        return q, k, GatheredBias(terms)
 
     def extra_repr(self) -> str:
         return (f'mode={self.mode!r}, method={self.method!r}, rpe_on={self.rpe_on!r}, '
