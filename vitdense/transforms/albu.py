@@ -15,13 +15,23 @@ from vitdense.registry import TRANSFORMS
 from vitdense.transforms.geometric import PER_BOX_KEYS
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
-try:
-    import albumentations  # noqa: E402
-except ImportError as err:  # the availability check; Albu raises when built
-    albumentations = None
-    ALBUMENTATIONS_ERROR: Optional[ImportError] = err
-else:
-    ALBUMENTATIONS_ERROR = None
+_NOT_LOADED = object()
+# Imported when an Albu transform is first built, not with the package: the import takes ~0.5 s
+# of every tool's start-up. None where it is not installed (Albu raises when built).
+albumentations = _NOT_LOADED
+ALBUMENTATIONS_ERROR: Optional[ImportError] = None
+
+
+def _albumentations():
+    """The albumentations module, imported on first use; None where it is not installed."""
+    global albumentations, ALBUMENTATIONS_ERROR
+    if albumentations is _NOT_LOADED:
+        try:
+            import albumentations as module
+        except ImportError as err:
+            module, ALBUMENTATIONS_ERROR = None, err
+        albumentations = module
+    return albumentations
 
 TARGETS = ('image', 'mask', 'bboxes')
 PER_BOX_LABELS = PER_BOX_KEYS[1:]  # the per-box arrays that follow the boxes
@@ -32,9 +42,10 @@ def build_albu_transform(cfg: dict) -> 'albumentations.BasicTransform':
     """Build ``albumentations.<cfg['type']>(**rest)``; nested ``transforms`` lists are built too."""
     args = dict(cfg)
     name = args.pop('type', None)
-    cls = getattr(albumentations, str(name), None)
+    module = _albumentations()
+    cls = getattr(module, str(name), None)
     if not isinstance(cls, type):
-        names = [n for n in dir(albumentations) if isinstance(getattr(albumentations, n), type)]
+        names = [n for n in dir(module) if isinstance(getattr(module, n), type)]
         close = difflib.get_close_matches(str(name), names, n=3)
         raise ValueError(f'{name!r} is not an albumentations transform'
                          + (f"; did you mean {', '.join(close)}?" if close else '.'))
@@ -66,7 +77,7 @@ class Albu(BaseTransform):
 
     def __init__(self, transforms: Sequence[dict], bbox_params: Optional[dict] = None,
                  keymap: Optional[dict] = None) -> None:
-        if albumentations is None:
+        if _albumentations() is None:
             raise ImportError('Albu needs albumentations: pip install albumentations '
                               f'(import failed: {ALBUMENTATIONS_ERROR}).')
         self.keymap = dict(img='image', gt_seg_map='mask', gt_bboxes='bboxes') \
