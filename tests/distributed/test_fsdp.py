@@ -16,9 +16,10 @@ ATOL = 1e-5
 
 @pytest.fixture(scope='module')
 def runs(dist_shapes, tmp_path_factory) -> dict[str, str]:
-    """'one' (1 process, FlexibleRunner) and 'fsdp' (2 processes): their work dirs."""
+    """'one' (1 process, FlexibleRunner) and 'fsdp' (2 processes), started together (they are
+    independent): their work dirs."""
     tmp = tmp_path_factory.mktemp('fsdp')
-    works = {}
+    works, procs = {}, []
     for name in ('one', 'fsdp'):
         config = fsdp_config(str(tmp / f'{name}.py'), dist_shapes, fsdp=name == 'fsdp')
         works[name] = str(tmp / f'work_{name}')
@@ -26,9 +27,11 @@ def runs(dist_shapes, tmp_path_factory) -> dict[str, str]:
                 f'val_evaluator.1.out_file_path={tmp}/val_{name}.pkl',
                 f"train_dataloader.batch_size={1 if name == 'fsdp' else 2}"]
         if name == 'fsdp':
-            finish(start(['tools/dist_train.sh', config, '2', *opts], PORT=str(free_port())))
+            procs.append(start(['tools/dist_train.sh', config, '2', *opts],
+                               PORT=str(free_port())))
         else:
-            finish(start(['python', 'tools/train.py', config, *opts]))
+            procs.append(start(['python', 'tools/train.py', config, *opts]))
+    finish(*procs)
     return works
 
 

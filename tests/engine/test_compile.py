@@ -10,10 +10,13 @@ cannot hold. Inductor's own code generation (minutes per model on two cores) is 
 the suite; docs/benchmarks.md times it."""
 import glob
 import json
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
-from test_end_to_end import run_tool, tiny_overrides
+from test_end_to_end import ROOT, tiny_overrides
 
 from vitdense.apis.demo import demo_job
 from vitdense.datasets.shapes import generate_shapes
@@ -26,14 +29,25 @@ def shapes_root(tmp_path_factory):
     return str(root) + '/'
 
 
-def train(config: str, data_root: str, work: str, *extra: str) -> list[dict]:
-    """2 iterations of batch 2 (random resizes: 4 input sizes) and a validation of 3 images
-    from scratch; the logged scalars."""
-    opts = tiny_overrides(config, data_root, iters=2) + [
-        'model.init_cfg=None', 'model.backbone.init_cfg=None', *extra]
-    run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *opts)
-    with open(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))[0]) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def train_both(config: str, data_root: str, works: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """For each work dir and its extra options: 2 iterations of batch 2 (random resizes: 4
+    input sizes) and a validation of 3 images from scratch, the runs side by side (one thread
+    each: they are independent); the logged scalars of each."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    procs = {}
+    for work, extra in works.items():
+        opts = tiny_overrides(config, data_root, iters=2) + [
+            'model.init_cfg=None', 'model.backbone.init_cfg=None', *extra]
+        procs[work] = subprocess.Popen(
+            [sys.executable, 'tools/train.py', config, '--work-dir', work, '--cfg-options',
+             *opts], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    scalars = {}
+    for work, proc in procs.items():
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()[-4000:]
+        with open(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))[0]) as f:
+            scalars[work] = [json.loads(line) for line in f if line.strip()]
+    return scalars
 
 
 def logged_log(work: str) -> str:
@@ -50,9 +64,10 @@ def test_compile_from_config_trains_and_validates_as_eager(job, backend, parts, 
     config = demo_job(job).config
     extra = [f'{split}_evaluator.ann_file={shapes_root}annotations/instances_val.json'
              for split in ('val', 'test') if job == 'detector']
-    eager = train(config, shapes_root, str(tmp_path / 'eager'), *extra)
-    compiled = train(config, shapes_root, str(tmp_path / 'compiled'), *extra,
-                     f'compile.backend={backend}', 'compile.dynamic=True')
+    runs = train_both(config, shapes_root, {
+        str(tmp_path / 'eager'): extra,
+        str(tmp_path / 'compiled'): [*extra, f'compile.backend={backend}', 'compile.dynamic=True']})
+    eager, compiled = runs[str(tmp_path / 'eager')], runs[str(tmp_path / 'compiled')]
     assert f"torch.compile({{'backend': '{backend}', 'dynamic': True}}) on {parts}" in \
         logged_log(str(tmp_path / 'compiled'))
     losses = [(e['loss'], c['loss']) for e, c in zip(eager, compiled) if 'loss' in e]
