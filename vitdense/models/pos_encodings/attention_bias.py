@@ -32,7 +32,7 @@ _DENSE = [False]
 def dense_attention_bias() -> Iterator[None]:
     """Within this block every ``AttentionBias`` is applied through its ``dense()`` form in SDPA
     (autograd keeps the N x N bias): the path a traced graph takes, and the reference that
-    ``tools/analysis/bench_attention_bias.py`` times the chunked path against."""
+    the ``PE@dense`` rows of ``tools/analysis/bench_pos_enc.py`` time the chunked path against."""
     _DENSE[0] = True
     try:
         yield
