@@ -1,4 +1,5 @@
 """Suite-wide fixtures."""
+import os
 import re
 from pathlib import Path
 
@@ -13,6 +14,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def restore_environment():
+    """What a test sets in ``os.environ`` ends with it. Code under test may set variables the
+    way a launched process would (``LOCAL_RANK`` from tools/train.py's parser, ``RANK`` and
+    ``WORLD_SIZE`` from the slurm and mpi translations); left behind, they reach every process a
+    later test starts: a leaked ``RANK=3`` made both ranks of a slurm launch rank 3, which hung."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 PLUGINS_DOC = Path(__file__).resolve().parents[1] / 'docs' / 'plugins.md'

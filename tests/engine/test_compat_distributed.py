@@ -18,7 +18,10 @@ def test_first_slurm_host(nodelist, host):
 
 def test_mpi_variables_become_torchrun_variables(monkeypatch):
     for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
-        monkeypatch.delenv(key, raising=False)
+        # set, then removed: monkeypatch records a variable only when it exists, and the ones
+        # the translation sets must not outlive the test (a later launch would inherit RANK=3)
+        monkeypatch.setenv(key, '')
+        monkeypatch.delenv(key)
     monkeypatch.setenv('OMPI_COMM_WORLD_RANK', '3')
     monkeypatch.setenv('OMPI_COMM_WORLD_SIZE', '4')
     monkeypatch.setenv('OMPI_COMM_WORLD_LOCAL_RANK', '1')
