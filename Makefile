@@ -33,8 +33,13 @@ data: install
 demo: data
 	$(PY) tools/run_demo.py
 
+# Two pytest workers (pytest-xdist), one per core: most tests run on one thread, so one process
+# leaves a core idle (serial 690 s, two workers 468 s, docs/benchmarks.md). --dist loadfile keeps
+# each file on one worker, so a module's fixtures are built once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: $(TEST_STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check vitdense tools tests configs

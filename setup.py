@@ -30,11 +30,12 @@ setup(
         'albumentations',
         'tqdm',  # progress bars (vitdense.utils.progress), shown on a terminal only
     ],
+    # pytest-xdist: `make test` runs two workers;
     # tensorboard: tests/engine/test_tensorboard.py (TensorboardVisBackend; optional for users);
     # scikit-image: sample photographs for tests/tools/test_infer.py; ONNX export
     # (tools/deploy/export_onnx.py): onnxscript is torch.onnx's exporter, onnx and onnxruntime
     # write and check the graph. All wheels.
-    extras_require={'test': ['pytest', 'transformers>=4.40', 'ruff', 'tensorboard',
+    extras_require={'test': ['pytest', 'pytest-xdist', 'transformers>=4.40', 'ruff', 'tensorboard',
                              'scikit-image', 'onnx', 'onnxruntime', 'onnxscript'],
                     'deploy': ['onnx', 'onnxruntime', 'onnxscript']},
 )
