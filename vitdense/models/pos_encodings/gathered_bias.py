@@ -48,7 +48,7 @@ class GatheredBias(ChunkedBias):
         return (ids[:, start:stop].t().long() + keys).flatten()  # [i, j] -> j E + ids[j, i]
 
     def rows(self, factors: tuple[torch.Tensor, ...], start: int, stop: int) -> torch.Tensor:
-        """(B, heads, r, N)."""
+        """(B, heads, r, N); over all rows, the ``dense()`` form a traced graph takes."""
         out = None
         for term, lookup in enumerate(factors):
             b, heads, n, entries = lookup.shape
@@ -58,17 +58,6 @@ class GatheredBias(ChunkedBias):
                     2, index.expand(b, heads, -1)).view(b, heads, stop - start, n)
             else:
                 part = lookup[:, :, start:stop].gather(3, index.expand(b, heads, -1, -1))
-            out = part if out is None else out + part
-        return out
-
-    def dense(self) -> torch.Tensor:
-        """(B, heads, N, N): one gather per term over all pairs (traceable, for ONNX and
-        ``torch.compile``)."""
-        out = None
-        for lookup, ids, on_queries in zip(self.factors, self.ids, self.on_queries):
-            b, heads, n, _ = lookup.shape
-            part = torch.gather(lookup, 3, ids.long().expand(b, heads, n, n))
-            part = part.transpose(-1, -2) if on_queries else part
             out = part if out is None else out + part
         return out
 
