@@ -37,13 +37,16 @@ class DetDataSample(BaseDataElement):
 
     Fields: ``gt_instances`` (``bboxes`` (N, 4) xyxy in input pixels, ``labels`` (N,)),
     ``ignored_instances`` (crowd boxes), ``pred_instances`` (``bboxes`` xyxy in original image
-    pixels, ``scores``, ``labels``). Metainfo: ``img_id``, ``img_path``, ``ori_shape``,
-    ``img_shape``, ``pad_shape``, ``scale_factor`` (w, h), ``flip``, ``flip_direction``.
+    pixels, ``scores``, ``labels``), and, where the pipeline loads a label map, ``gt_sem_seg``
+    (a :class:`PixelData` of (1, H, W) labels, as mmdet's; what a detector's ``semantic_head``
+    learns from). Metainfo: ``img_id``, ``img_path``, ``ori_shape``, ``img_shape``,
+    ``pad_shape``, ``scale_factor`` (w, h), ``flip``, ``flip_direction``.
     """
 
     gt_instances: InstanceData
     ignored_instances: InstanceData
     pred_instances: InstanceData
+    gt_sem_seg: PixelData
 
 
 class SegDataSample(BaseDataElement):
@@ -74,6 +77,7 @@ def _typed_property(name: str, kind: type) -> property:
 
 for _name in ('gt_instances', 'ignored_instances', 'pred_instances'):
     setattr(DetDataSample, _name, _typed_property(_name, InstanceData))
+DetDataSample.gt_sem_seg = _typed_property('gt_sem_seg', PixelData)
 for _name in ('gt_sem_seg', 'pred_sem_seg', 'seg_logits'):
     setattr(SegDataSample, _name, _typed_property(_name, PixelData))
 

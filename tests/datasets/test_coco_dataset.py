@@ -156,3 +156,35 @@ def test_image_listed_but_missing_on_disk(tmp_path):
                          pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')])
         with pytest.raises(FileNotFoundError, match=r"train2017/1\.jpg' does not exist"):
             ds[0]
+
+
+def test_label_maps_beside_the_boxes(shapes_root):
+    """data_prefix['seg'] names each image's label map (mmdet's convention); LoadAnnotations
+    reads it and PackDetInputs packs it as gt_sem_seg, through the same resize as the boxes."""
+    cfg = dict(type='ShapesDataset', data_root=shapes_root,
+               ann_file='annotations/instances_train.json',
+               data_prefix=dict(img='train/', seg='annotations/training/'),
+               pipeline=[dict(type='LoadImageFromFile'),
+                         dict(type='LoadAnnotations', with_bbox=True, with_seg=True),
+                         dict(type='Resize', scale=(97, 61), keep_ratio=True),
+                         dict(type='PackDetInputs')])
+    with DefaultScope.overwrite_default_scope('vitdense'):
+        ds = DATASETS.build(cfg)
+        out = ds[0]
+    info = ds.get_data_info(0)
+    stem = os.path.splitext(os.path.basename(info['img_path']))[0]
+    assert info['seg_map_path'] == os.path.join(shapes_root, 'annotations/training', stem + '.png')
+    label = cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED)
+    seg = out['data_samples'].gt_sem_seg.data
+    h, w = out['inputs'].shape[1:]
+    assert seg.shape == (1, h, w) and seg.dtype == torch.int64
+    expected = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
+    assert (seg[0].numpy() == expected).mean() > 0.97  # nearest-neighbour rounding at the edges
+    assert set(seg.unique().tolist()) <= set(range(9)) and len(seg.unique()) > 1
+    # without a seg folder there is no label map, and asking for one says what to set
+    plain = _shapes(shapes_root, metainfo=dict(classes=SHAPES_CLASSES))
+    assert plain.get_data_info(0)['seg_map_path'] is None
+    with pytest.raises(ValueError, match=r"data_prefix=dict\(img='<image folder>/'\) and "
+                                         r"optionally seg="):
+        CocoDataset(data_root=shapes_root, ann_file='annotations/instances_train.json',
+                    data_prefix=dict(img='train/', seg_map_path='annotations/training/'))

@@ -86,14 +86,18 @@ class CocoDataset(CompletedMetainfo):
     category_id is not in the file. Duplicate image ids, and records without the keys COCO
     requires, raise naming the record. An annotation's ``segmentation`` (polygons or RLE) is
     kept as the instance's ``mask``, as mmdet keeps it (``LoadAnnotations(with_instance_map=True)``
-    draws it).
+    draws it). With a ``seg`` folder in ``data_prefix`` (mmdet's convention), each entry also has
+    ``seg_map_path``: the image's label map there, named like the image with ``seg_map_suffix``
+    (``LoadAnnotations(with_seg=True)`` reads it; e.g. a detector's ``semantic_head``).
 
     Args:
         ann_file: annotation file, relative to ``data_root``.
         metainfo: ``dict(classes=(...))`` keeps only the categories of those names, labelled
             0..K-1 in that order (default: the 80 COCO classes).
         data_root: dataset folder.
-        data_prefix: ``dict(img='train2017/')``, the image folder relative to ``data_root``.
+        data_prefix: ``dict(img='train2017/')``, the image folder relative to ``data_root``,
+            and optionally ``seg='<label map folder>/'``.
+        seg_map_suffix: file ending of the label maps (with ``data_prefix['seg']``).
         filter_cfg: ``dict(filter_empty_gt=True, min_size=0)`` (training only): drop images
             without a non-ignored box, and images whose shorter side is under ``min_size``.
         indices, serialize_data, pipeline, test_mode, lazy_init, max_refetch: as
@@ -107,11 +111,12 @@ class CocoDataset(CompletedMetainfo):
                  filter_cfg: Optional[dict] = None, indices: Optional[int | Sequence[int]] = None,
                  serialize_data: bool = True, pipeline: Sequence[dict | Callable] = (),
                  test_mode: bool = False, lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000, seg_map_suffix: str = '.png') -> None:
         data_prefix = dict(img='') if data_prefix is None else data_prefix
-        if set(data_prefix) != {'img'}:
-            raise ValueError(f"CocoDataset takes data_prefix=dict(img='<image folder>/'), got "
-                             f'{data_prefix}.')
+        if 'img' not in data_prefix or not set(data_prefix) <= {'img', 'seg'}:
+            raise ValueError(f"CocoDataset takes data_prefix=dict(img='<image folder>/') and "
+                             f"optionally seg='<label map folder>/', got {data_prefix}.")
+        self.seg_map_suffix = seg_map_suffix
         check_filter_cfg(filter_cfg, 'CocoDataset')
         self.cat_ids: list[int] = []
         self.cat2label: dict[int, int] = {}
@@ -217,8 +222,13 @@ class CocoDataset(CompletedMetainfo):
             if ann.get('segmentation'):
                 instance['mask'] = ann['segmentation']
             instances.append(instance)
+        seg_map_path = None
+        if self.data_prefix.get('seg') is not None:
+            seg_map_path = osp.join(self.data_prefix['seg'],
+                                    osp.splitext(img['file_name'])[0] + self.seg_map_suffix)
         return dict(img_path=osp.join(self.data_prefix['img'], img['file_name']),
-                    img_id=img['id'], height=height, width=width, instances=instances)
+                    img_id=img['id'], height=height, width=width, instances=instances,
+                    seg_map_path=seg_map_path)
 
     def filter_data(self) -> list[dict]:
         """Apply ``filter_cfg`` in training; keep every image in ``test_mode``."""

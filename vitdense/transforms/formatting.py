@@ -79,7 +79,8 @@ class PackDetInputs(_PackInputs):
 
     ``gt_instances`` holds the boxes whose ignore flag is off (``bboxes`` (N, 4) float32 xyxy,
     ``labels`` (N,) int64), ``ignored_instances`` the others. Both are left out when the
-    results have no ``gt_bboxes`` (inference).
+    results have no ``gt_bboxes`` (inference). ``gt_sem_seg`` as :class:`PackSegInputs`, when
+    the results have a ``gt_seg_map``.
 
     Args:
         meta_keys: results keys copied into the sample's metainfo (default ``DET_META_KEYS``).
@@ -88,6 +89,7 @@ class PackDetInputs(_PackInputs):
     SAMPLE, META_KEYS = DetDataSample, DET_META_KEYS
 
     def add_targets(self, sample: DetDataSample, results: dict) -> None:
+        _add_sem_seg(sample, results)
         if 'gt_bboxes' not in results:
             return
         fields = dict(bboxes=torch.from_numpy(
@@ -113,9 +115,14 @@ class PackSegInputs(_PackInputs):
     SAMPLE, META_KEYS = SegDataSample, SEG_META_KEYS
 
     def add_targets(self, sample: SegDataSample, results: dict) -> None:
-        if 'gt_seg_map' in results:
-            seg = torch.from_numpy(results['gt_seg_map'].astype(np.int64))[None]  # (1, H, W)
-            sample.gt_sem_seg = PixelData(data=seg)
+        _add_sem_seg(sample, results)
+
+
+def _add_sem_seg(sample: DetDataSample | SegDataSample, results: dict) -> None:
+    """``gt_sem_seg``: ``gt_seg_map`` as (1, H, W) int64, where the results have one."""
+    if 'gt_seg_map' in results:
+        seg = torch.from_numpy(results['gt_seg_map'].astype(np.int64))[None]  # (1, H, W)
+        sample.gt_sem_seg = PixelData(data=seg)
 
 
 @TRANSFORMS.register_module()

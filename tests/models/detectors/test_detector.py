@@ -1,5 +1,8 @@
+import copy
+
+import pytest
 import torch
-from mmengine.structures import InstanceData
+from mmengine.structures import InstanceData, PixelData
 
 from vitdense.registry import MODELS
 from vitdense.structures import DetDataSample
@@ -8,15 +11,20 @@ from vitdense.utils import register_all_modules
 register_all_modules()
 
 
-def tiny_detector():
-    return MODELS.build(dict(
+def model_cfg(**kwargs) -> dict:
+    return dict(
         type='Detector',
         data_preprocessor=dict(type='DenseDataPreprocessor', pad_size_divisor=32),
         backbone=dict(type='ViT', arch='test', img_size=(64, 64), patch_size=16,
                       pos_embed=dict(type='LearnedAbsolutePE')),
         neck=dict(type='SimpleFPN', out_channels=32, scale_factors=(2.0, 1.0, 0.5),
                   top_block=True),
-        bbox_head=dict(type='FCOSHead', num_classes=3, feat_channels=32, stacked_convs=1)))
+        bbox_head=dict(type='FCOSHead', num_classes=3, feat_channels=32, stacked_convs=1),
+        **kwargs)
+
+
+def tiny_detector():
+    return MODELS.build(model_cfg())
 
 
 def batch():
@@ -101,3 +109,60 @@ def test_tensor_mode_hands_the_samples_to_the_head_and_old_heads_still_work():
 
     old = _with_head(_OldContractHead)
     assert old(data['inputs'], data['data_samples'], mode='tensor').shape == (2, 1, 4, 6)
+
+
+def _semantic_detector():
+    """The tiny detector, and the same with a semantic head on p3 (same detector weights)."""
+    head = dict(type='FCNHead', in_features=('p3', ), num_classes=4, channels=16, num_convs=1,
+                concat_input=False, dropout=0.0)
+    plain, model = tiny_detector(), MODELS.build(model_cfg(semantic_head=head))
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith('semantic_head.') for k in missing)
+    return plain, model
+
+
+def _with_label_maps(data):
+    for img, sample in zip(data['inputs'], data['data_samples']):
+        seg = torch.randint(0, 4, (1, *img.shape[-2:]))
+        seg[:, :3] = 255  # ignored rows
+        sample.gt_sem_seg = PixelData(data=seg)
+    return data
+
+
+def test_semantic_head_adds_its_loss_and_leaves_prediction_alone():
+    plain, model = _semantic_detector()
+    raw = batch()
+    data = model.data_preprocessor(_with_label_maps(copy.deepcopy(raw)), training=True)
+    # the preprocessor pads the label maps with the ignore label, like the images
+    assert data['data_samples'][1].gt_sem_seg.data.shape == (1, 64, 96)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_cls', 'loss_bbox', 'loss_centerness', 'semantic.loss_ce'}
+    plain_losses = plain(**plain.data_preprocessor(copy.deepcopy(raw), training=True),
+                         mode='loss')
+    for key, value in plain_losses.items():  # the detection losses are the head's own
+        torch.testing.assert_close(losses[key], value)
+    # its value: the head's own loss on the same features (ignored pixels left out)
+    feats = model.extract_feat(data['inputs'])
+    torch.testing.assert_close(losses['semantic.loss_ce'],
+                               model.semantic_head.loss(feats, data['data_samples'])['loss_ce'])
+    # its gradient reaches the shared backbone
+    model.zero_grad()
+    losses['semantic.loss_ce'].backward()
+    assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
+    assert model.bbox_head.conv_cls.weight.grad is None
+
+    model.eval()
+    plain.eval()
+    with torch.no_grad():
+        preds = model(**model.data_preprocessor(copy.deepcopy(raw)), mode='predict')
+        ref = plain(**plain.data_preprocessor(copy.deepcopy(raw)), mode='predict')
+    for a, b in zip(preds, ref):
+        torch.testing.assert_close(a.pred_instances.bboxes, b.pred_instances.bboxes)
+        assert 'seg_logits' not in a and 'pred_sem_seg' not in a
+
+
+def test_semantic_head_without_label_maps_says_what_to_load():
+    _, model = _semantic_detector()
+    data = model.data_preprocessor(batch(), training=True)
+    with pytest.raises(ValueError, match=r'LoadAnnotations\(with_seg=True\)'):
+        model(**data, mode='loss')
