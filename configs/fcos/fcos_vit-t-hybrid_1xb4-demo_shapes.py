@@ -12,7 +12,7 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 # Trained on 256 px crops (the resize range 0.75-1.25 x 256), tested at 400 like every shapes
-# detector: 0.64x the tokens of 320 px make the step ~0.7x as dear, and 900 such iterations, in
+# detector: 0.64x the tokens of 320 px make the step ~0.6x as dear, and 900 such iterations, in
 # the minutes of 600 at 320 px, reach mAP 0.165 / 0.149 against 0.125 / 0.111 (seeds 0 / 1; at
 # 600 iterations already 0.126 against 0.125: the smaller views teach as much per iteration).
 # The other shapes detectors (plain, DETR family, resolution study) keep 320 px and 600

@@ -12,7 +12,7 @@ pretrain_iters = 550  # configs/cls/*_demo_shapes-crops.py, 64 crops per iterati
 # 0.109; docs/benchmarks.md).
 detector_iters = 600  # configs/fcos/*_demo_shapes.py, the DETR family's, the resolution study's
 # The demo detector (configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py) trains on 256 px crops,
-# whose step is ~0.7x the 320 px one's: 900 of them take the minutes of the 600 at 320 px and
+# whose step is ~0.6x the 320 px one's: 900 of them take the minutes of the 600 at 320 px and
 # reach mAP 0.165 / 0.149 against 0.125 / 0.111 (seeds 0 / 1, one thread, side by side;
 # docs/benchmarks.md, issue 8's ninth round).
 demo_detector_iters = 900
@@ -26,7 +26,7 @@ frozen_segmentor_iters = 650
 # The demo segmentor (configs/setr_mla/setr-mla_vit-t-hybrid_1xb4-demo_shapes.py): SETR-MLA on
 # the frozen backbone, whose step costs half the frozen FPN-fuse one's (0.21 vs 0.42 s, 2
 # threads), so the FPN-fuse segmentor's minutes buy 1,300 iterations: mIoU 23.92 against 19.32
-# (docs/benchmarks.md, issue 8's seventh round). On 256 px crops (ninth round) its step is 0.64x
+# (docs/benchmarks.md, issue 8's seventh round). On 256 px crops (ninth round) its step is 0.66x
 # as dear, and 1,900 iterations, in the minutes of the 1,300 at 320 px, reached mIoU 26.97 / 27.21
 # against 25.82 / 25.41 (seeds 0 / 1, one thread, side by side).
 demo_segmentor_iters = 1900

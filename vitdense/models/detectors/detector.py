@@ -23,6 +23,8 @@ class Detector(BackboneNeckModel):
             ``predict(feats, data_samples, rescale)`` and ``forward(feats, data_samples=None)``
             (docs/plugins.md). A head whose ``forward`` takes only ``feats`` (the contract before
             DETR-style heads) still works: tensor mode then calls it without the samples.
+        data_preprocessor: config of the preprocessor (``DenseDataPreprocessor``).
+        init_cfg: mmengine init config.
         semantic_head: config of a segmentation decode head (a ``BaseDecodeHead``, e.g.
             ``FCNHead`` on one level of the neck), or None. It learns the samples'
             ``gt_sem_seg`` on the same features as the detection head, in training only: its
@@ -32,13 +34,11 @@ class Detector(BackboneNeckModel):
             "Hybrid Task Cascade for Instance Segmentation", arXiv 1901.07518); the pipeline
             must load label maps (``LoadAnnotations(with_seg=True)``, a dataset with
             ``data_prefix['seg']``).
-        data_preprocessor: config of the preprocessor (``DenseDataPreprocessor``).
-        init_cfg: mmengine init config.
     """
 
     def __init__(self, backbone: dict, bbox_head: dict, neck: dict | None = None,
-                 semantic_head: dict | None = None, data_preprocessor: dict | None = None,
-                 init_cfg: dict | None = None):
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None,
+                 semantic_head: dict | None = None):
         super().__init__(backbone, neck, data_preprocessor, init_cfg)
         head_args = dict(input_shape=self.head_input_shape)
         self.bbox_head = MODELS.build(bbox_head, default_args=head_args)
