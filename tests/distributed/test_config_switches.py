@@ -34,7 +34,7 @@ def tiny_model(cfg: Config) -> torch.nn.Module:
 
 def unused_parameters(model: torch.nn.Module) -> list[str]:
     """Parameters without a gradient after one training step on two images (64 x 128, 64 x 96)
-    with two objects each."""
+    with two objects each (and label maps, for a segmentor or a detector's semantic head)."""
     inputs, samples = [], []
     for h, w in ((64, 128), (64, 96)):
         inputs.append(torch.randint(0, 255, (3, h, w), dtype=torch.uint8))
@@ -46,6 +46,7 @@ def unused_parameters(model: torch.nn.Module) -> list[str]:
                 labels=torch.tensor([0, 1]))
         else:
             sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+        if not hasattr(model, 'bbox_head') or getattr(model, 'semantic_head', None) is not None:
             sample.gt_sem_seg = PixelData(data=torch.randint(0, 3, (1, h, w)))
         samples.append(sample)
     model.train()
