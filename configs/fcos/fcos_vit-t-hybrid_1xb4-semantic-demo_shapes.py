@@ -4,7 +4,7 @@
 # background weighted 0.2 as in the demo segmentor) beside FCOS, for its gradient on the shared
 # backbone and neck only (HTC's semantic branch; dropped at test time, so the predictions are
 # FCOS's). Measured against the demo detector, one thread each, 600 iterations (docs/
-# benchmarks.md, issue 8's ninth round): mAP 0.124 against 0.125 for a 1.14x dearer step, and
+# benchmarks.md, issue 8's ninth round): mAP 0.124 against 0.125 for a ~1.15x dearer step, and
 # the demo's frozen SETR-MLA segmentor from its backbone 20.76 mIoU against 20.62: no gain, so
 # the demo keeps the plain detector. Kept to show how a detector learns label maps beside boxes.
 _base_ = ['./fcos_vit-t-hybrid_1xb4-demo_shapes.py']
