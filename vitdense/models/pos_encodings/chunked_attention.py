@@ -10,10 +10,12 @@ gradient of its logits back to the factors: only q, k, v and the factors are kep
 from abc import abstractmethod
 
 import torch
+from torch.nn import functional as F
 
 from .attention_bias import AttentionBias
 
 CHUNK_ELEMENTS = 1 << 22  # logits per query chunk (B * heads * rows * keys): 16 MB in fp32
+FUSED_CHUNK_FACTOR = 4  # without gradients: nothing kept per chunk, larger chunks pay
 
 
 class ChunkedBias(AttentionBias):
@@ -33,6 +35,15 @@ class ChunkedBias(AttentionBias):
                  stop: int) -> None:
         """``logits += rows(start, stop)`` in place (a subclass may avoid making the rows)."""
         logits += self.rows(factors, start, stop)
+
+    def rows_into(self, factors: tuple[torch.Tensor, ...], out: torch.Tensor, start: int,
+                  stop: int) -> torch.Tensor:
+        """Bias rows ``start:stop`` written into ``out`` (B, heads, r, M), which is returned.
+
+        A buffer reused across chunks: a new multi-MB tensor per chunk costs page faults.
+        """
+        self.add_rows(factors, out.zero_(), start, stop)
+        return out
 
     @abstractmethod
     def backward_rows(self, factors: tuple[torch.Tensor, ...], grad_rows: torch.Tensor,
@@ -64,42 +75,54 @@ class _ChunkedBiasAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: ChunkedBias,
                 scale: float, *factors: torch.Tensor) -> torch.Tensor:
-        b, heads, n, _ = q.shape
         ctx.save_for_backward(q, k, v, *factors)
         ctx.bias, ctx.scale = bias, scale
         out = torch.empty_like(q)  # (B, heads, N, d)
-        kt = k.transpose(-1, -2)  # (B, heads, d, N)
-        step = _chunk_rows(b * heads, n)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            logits = torch.matmul(q[:, :, start:stop], kt).mul_(scale)  # (B, heads, r, N)
-            bias.add_rows(factors, logits, start, stop)
-            torch.matmul(torch.softmax(logits, -1), v, out=out[:, :, start:stop])
+        qs, k3, v3, out3 = _batched(q * scale, k, v, out)  # the scale on (N, d), not on logits
+        kt = k3.transpose(1, 2)  # (B * heads, d, M)
+        for start, stop, logits in _logit_chunks(q, k, bias, factors):
+            logits.baddbmm_(qs[:, start:stop], kt)  # bias rows + scale q k^T
+            torch.bmm(torch.softmax(logits, -1), v3, out=out3[:, start:stop])
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         q, k, v, *factors = ctx.saved_tensors
         bias, scale = ctx.bias, ctx.scale
-        b, heads, n, _ = q.shape
-        grad_out = grad_out.to(q.dtype)
+        b, heads = q.shape[:2]
         dq, dk, dv = torch.empty_like(q), torch.zeros_like(k), torch.zeros_like(v)
         grads = [torch.zeros_like(f, dtype=torch.promote_types(f.dtype, torch.float32))
                  for f in factors]  # sums over many rows: at least float32
-        kt, vt = k.transpose(-1, -2), v.transpose(-1, -2)  # (B, heads, d, N)
-        step = _chunk_rows(b * heads, n)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            logits = torch.matmul(q[:, :, start:stop], kt).mul_(scale)
-            bias.add_rows(factors, logits, start, stop)
-            probs = torch.softmax(logits, -1)  # (B, heads, r, N)
-            g = grad_out[:, :, start:stop]  # (B, heads, r, d)
-            d_logits = torch._softmax_backward_data(torch.matmul(g, vt), probs, -1, probs.dtype)
-            bias.backward_rows(factors, d_logits, start, stop, grads)
-            dv += torch.matmul(probs.transpose(-1, -2), g)
-            torch.matmul(d_logits, k, out=dq[:, :, start:stop]).mul_(scale)
-            dk += torch.matmul(d_logits.transpose(-1, -2), q[:, :, start:stop]).mul_(scale)
+        qs, k3, v3, g3, dq3, dk3, dv3 = _batched(
+            q * scale, k, v, grad_out.to(q.dtype).contiguous(), dq, dk, dv)
+        kt, vt = k3.transpose(1, 2), v3.transpose(1, 2)  # (B * heads, d, M)
+        for start, stop, logits in _logit_chunks(q, k, bias, factors):
+            probs = torch.softmax(logits.baddbmm_(qs[:, start:stop], kt), -1)  # (B*heads, r, M)
+            g = g3[:, start:stop]  # (B * heads, r, d)
+            d_logits = torch._softmax_backward_data(torch.bmm(g, vt), probs, -1, probs.dtype)
+            bias.backward_rows(factors, d_logits.view(b, heads, stop - start, -1), start, stop,
+                               grads)
+            dv3.baddbmm_(probs.transpose(1, 2), g)  # accumulated in the matmul, no extra pass
+            torch.bmm(d_logits, k3, out=dq3[:, start:stop]).mul_(scale)
+            dk3.baddbmm_(d_logits.transpose(1, 2), qs[:, start:stop])
         return (dq, dk, dv, None, None, *(g.to(f.dtype) for g, f in zip(grads, factors)))
+
+
+def _batched(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    """(B, heads, N, d) contiguous tensors as (B * heads, N, d) views."""
+    return [t.view(-1, *t.shape[2:]) for t in tensors]
+
+
+def _logit_chunks(q: torch.Tensor, k: torch.Tensor, bias: ChunkedBias,
+                  factors: tuple[torch.Tensor, ...]):
+    """Yield (start, stop, bias rows as (B * heads, r, M)) per query chunk, in one buffer."""
+    b, heads, n, _ = q.shape
+    step = _chunk_rows(b * heads, k.shape[2])
+    buffer = q.new_empty(b, heads, min(step, n), k.shape[2])
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        rows = bias.rows_into(factors, buffer[:, :, :stop - start], start, stop)
+        yield start, stop, rows.view(b * heads, stop - start, -1)
 
 
 def chunked_bias_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: ChunkedBias,
@@ -114,7 +137,31 @@ def chunked_bias_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bi
     Returns:
         (B, heads, N, d), with gradients for q, k, v and every factor of the bias.
     """
-    k, v = k.to(q.dtype), v.to(q.dtype)
+    # Contiguous once: q, k, v are usually strided views of one qkv projection, and every
+    # chunk's matmul would otherwise copy all of k (measured: half of a ViT-B forward at 1024).
+    q, k, v = (t.to(q.dtype).contiguous() for t in (q, k, v))
     factors = tuple(f.to(q.dtype) if f.is_floating_point() else f for f in bias.factors)
     with torch.autocast(q.device.type, enabled=False):  # the inputs' dtype throughout
-        return _ChunkedBiasAttention.apply(q, k, v, bias, scale, *factors)
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *factors)):
+            return _ChunkedBiasAttention.apply(q, k, v, bias, scale, *factors)
+        return _fused_chunks(q, k, v, bias, scale, factors)
+
+
+def _fused_chunks(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: ChunkedBias,
+                  scale: float, factors: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Without gradients: torch's fused attention, given one query chunk's bias rows at a time.
+
+    Chunks are ``FUSED_CHUNK_FACTOR`` times larger than the autograd path's, their bias rows
+    written into one reused buffer. Measured on ViT-B at 1024 px in bf16 (docs/benchmarks.md,
+    issue 12): the fused kernel takes the scale, softmax and weighted sum in one pass.
+    """
+    b, heads, n, _ = q.shape
+    out = torch.empty_like(q)
+    step = min(n, _chunk_rows(b * heads, n) * FUSED_CHUNK_FACTOR)
+    buffer = q.new_empty(b, heads, step, k.shape[2])
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        rows = bias.rows_into(factors, buffer[:, :, :stop - start], start, stop)
+        out[:, :, start:stop] = F.scaled_dot_product_attention(
+            q[:, :, start:stop], k, v, attn_mask=rows, scale=scale)
+    return out

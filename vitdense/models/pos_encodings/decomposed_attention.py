@@ -32,6 +32,16 @@ class DecomposedBias(ChunkedBias):
         p = self.num_prefix
         return F.pad(rows, (p, 0)) if p else rows  # (B, heads, r, P + N)
 
+    def rows_into(self, factors: tuple[torch.Tensor, ...], out: torch.Tensor, start: int,
+                  stop: int) -> torch.Tensor:
+        """One broadcast add into the (B, heads, r, h, w) view of ``out``'s grid keys."""
+        rel_h, rel_w = factors
+        p = self.num_prefix
+        out[..., :p] = 0
+        grid = out[..., p:].unflatten(-1, (rel_h.shape[-1], rel_w.shape[-1]))
+        torch.add(rel_h[:, :, start:stop, :, None], rel_w[:, :, start:stop, None, :], out=grid)
+        return out
+
     def add_rows(self, factors: tuple[torch.Tensor, ...], logits: torch.Tensor, start: int,
                  stop: int) -> None:
         """Two broadcast adds into the (B, heads, r, h, w) view of the grid keys' logits."""
