@@ -16,7 +16,12 @@ class LayerNorm2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 3, 1)  # (B, C, H, W) -> (B, H, W, C)
         x = F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W)
+        x = x.permute(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W)
+        # Compiled with dynamic sizes, a graph output that is this permuted view has symbolic
+        # strides that inductor (torch 2.13) cannot order: 'cannot determine truth value of
+        # Relational'. In a compiled graph the copy fuses into the norm's kernel; eager keeps
+        # the view.
+        return x.contiguous() if torch.compiler.is_compiling() else x
 
 
 def build_norm2d(name: str | None, channels: int) -> nn.Module:

@@ -69,6 +69,7 @@ class SimpleFPN(nn.Module):
             self.lateral[level] = nn.Sequential(*conv_norm(lateral.channels, out_channels, 1, norm))
         if top_block:
             last = max(self._shapes.values(), key=lambda s: s.stride)
+            self._coarsest_name = stride_key(last.stride)
             self._top_name = stride_key(last.stride * 2)
             self._shapes[self._top_name] = ShapeSpec(out_channels, last.stride * 2)
 
@@ -86,6 +87,9 @@ class SimpleFPN(nn.Module):
                 y = y + lateral[..., :y.shape[-2], :y.shape[-1]]
             outs[name] = conv(y)
         if self.top_block:
-            coarsest = min(outs.values(), key=lambda t: t.shape[-1])
+            # ViTDet's LastLevelMaxPool, on the coarsest level named at build time: choosing it
+            # by size (`min(..., key=)`) broke the compiled graph, and inductor then failed on
+            # the graph's outputs at a second, dynamic, input size.
+            coarsest = outs[self._coarsest_name]
             outs[self._top_name] = F.max_pool2d(coarsest, kernel_size=1, stride=2)
         return outs
