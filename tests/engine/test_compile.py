@@ -19,6 +19,7 @@ import pytest
 from test_end_to_end import ROOT, tiny_overrides
 
 from vitdense.apis.demo import demo_job
+from vitdense.engine.compile import compile_options
 from vitdense.datasets.shapes import generate_shapes
 
 
@@ -75,3 +76,12 @@ def test_compile_from_config_trains_and_validates_as_eager(job, backend, parts, 
     for e, c in losses:
         assert c == pytest.approx(e, rel=1e-4)
     assert compiled[-1][metric] == pytest.approx(eager[-1][metric], abs=1e-6)
+
+
+@pytest.mark.parametrize('cfg, options', [(True, {'dynamic': False}),
+                                          ({'backend': 'eager'}, {'dynamic': False,
+                                                                  'backend': 'eager'}),
+                                          ({'dynamic': True}, {'dynamic': True}),
+                                          (False, None), (None, None)])
+def test_compile_from_config_is_static_unless_asked(cfg, options):
+    assert compile_options(cfg) == options

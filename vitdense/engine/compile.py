@@ -7,8 +7,15 @@ every training. It also compiles nothing for validation and test. Here the netwo
 compiled in place (``nn.Module.compile``: the state dict keeps its keys, so checkpoints and
 resume are unchanged): the backbone, the neck and the heads, whose ``loss`` and ``predict`` call
 the compiled forward. The data preprocessor, the loss, target assignment, post-processing and the
-optimizer step stay eager. ``compile=dict(dynamic=True)`` traces with symbolic sizes, so one graph
-serves every input size; without it torch recompiles on the second size it sees.
+optimizer step stay eager.
+
+Sizes: without ``dynamic`` in the config, vitdense passes ``dynamic=False``: one graph per input
+size (torch's cache holds 8 per part; past that a new size runs eager, with a warning). torch's
+own default recompiles with symbolic sizes at the second size, and there inductor (torch 2.13)
+failed on the demo detector (docs/distributed.md): two causes are fixed here (SimpleFPN, the
+ViT's output maps), but a convolution of a map made from tokens (the conditional PE, ViTDet's
+residual blocks) still fails. ``compile=dict(dynamic=True)`` asks for symbolic sizes anyway: one
+graph for every size, where the model compiles so.
 
 Set it in a config as mmengine documents: ``compile = True`` or ``compile = dict(backend=...,
 mode=..., dynamic=True)`` (the keywords of ``torch.compile``).
@@ -26,11 +33,11 @@ def compile_options(compile_cfg) -> dict | None:
     if compile_cfg is None or compile_cfg is False:
         return None
     if compile_cfg is True:
-        return {}
+        compile_cfg = {}
     if not isinstance(compile_cfg, dict):
         raise TypeError(f'The config key `compile` must be True, False or a dict of '
                         f'torch.compile keywords, e.g. dict(dynamic=True); got {compile_cfg!r}')
-    return dict(compile_cfg)
+    return {'dynamic': False, **compile_cfg}  # static sizes unless asked (module docstring)
 
 
 def compile_model(model: nn.Module, **options) -> list[str]:

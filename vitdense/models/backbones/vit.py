@@ -7,6 +7,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from vitdense.models.layers import Block, PatchEmbed, ResBottleneckBlock
+from vitdense.models.utils.tokens import tokens_to_map
 from vitdense.registry import MODELS, POS_ENCODINGS
 from vitdense.structures import ShapeSpec, stride_key
 
@@ -249,14 +250,14 @@ class ViT(BaseModule):
             else:
                 x = block(x, hw, p)
             if str(i) in self.res_convs:
-                grid = x[:, p:].transpose(1, 2).reshape(b, -1, h, w)  # (B, dim, h, w)
+                grid = tokens_to_map(x[:, p:], hw)  # (B, dim, h, w)
                 grid = self.res_convs[str(i)](grid).flatten(2).transpose(1, 2)  # (B, h * w, dim)
                 x = torch.cat([x[:, :p], grid], dim=1)
             if str(i) in self.cond_pos:
                 x = self.cond_pos[str(i)](x, hw, p)
             if str(i) in self.out_norms:
                 norm = self.out_norms[str(i)]
-                y = norm(x[:, p:]).transpose(1, 2).reshape(b, -1, h, w)  # (B, dim, h, w)
+                y = tokens_to_map(norm(x[:, p:]), hw)  # (B, dim, h, w)
                 outs[f'b{i}'] = y
                 if self.out_cls_token:
                     outs[f'b{i}_cls'] = norm(x[:, 0])  # (B, dim)

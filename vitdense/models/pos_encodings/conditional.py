@@ -2,6 +2,7 @@
 import torch
 from torch import nn
 
+from vitdense.models.utils.tokens import tokens_to_map
 from vitdense.registry import POS_ENCODINGS
 
 from .base import ConditionalPosEncoding, Grid
@@ -31,7 +32,7 @@ class ConditionalPEG(ConditionalPosEncoding):
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         b, _, c = x.shape
         prefix, tokens = x[:, :num_prefix], x[:, num_prefix:]
-        grid = tokens.transpose(1, 2).reshape(b, c, hw[0], hw[1])  # (B, C, H, W)
+        grid = tokens_to_map(tokens, hw)  # (B, C, H, W)
         grid = grid + self.proj(grid)
         tokens = grid.flatten(2).transpose(1, 2)  # (B, H * W, C)
         return torch.cat([prefix, tokens], dim=1)
