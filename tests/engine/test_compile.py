@@ -19,8 +19,8 @@ import pytest
 from test_end_to_end import ROOT, tiny_overrides
 
 from vitdense.apis.demo import demo_job
-from vitdense.engine.compile import compile_options
 from vitdense.datasets.shapes import generate_shapes
+from vitdense.engine.compile import compile_options
 
 
 @pytest.fixture(scope='module')
