@@ -15,6 +15,7 @@ _base_ = [
 # detector: 0.64x the tokens of 320 px make the step ~0.6x as dear, and 900 such iterations, in
 # the minutes of 600 at 320 px, reach mAP 0.165 / 0.149 against 0.125 / 0.111 (seeds 0 / 1; at
 # 600 iterations already 0.126 against 0.125: the smaller views teach as much per iteration).
+# It trains demo_detector_iters = 1,200 of them (schedule_demo.py says why).
 # The other shapes detectors (plain, DETR family, resolution study) keep 320 px and 600
 # iterations, which their figures were measured with.
 model = dict(backbone={{_base_.pretrained_backbone}})

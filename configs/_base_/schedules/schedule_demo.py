@@ -14,8 +14,10 @@ detector_iters = 600  # configs/fcos/*_demo_shapes.py, the DETR family's, the re
 # The demo detector (configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py) trains on 256 px crops,
 # whose step is ~0.6x the 320 px one's: 900 of them take the minutes of the 600 at 320 px and
 # reach mAP 0.165 / 0.149 against 0.125 / 0.111 (seeds 0 / 1, one thread, side by side;
-# docs/benchmarks.md, issue 8's ninth round).
-demo_detector_iters = 900
+# docs/benchmarks.md, issue 8's ninth round). 1,200 iterations (tenth round) reached 0.231 /
+# 0.243 against 0.155 / 0.158 for 900 (seeds 0 / 1, one thread, side by side, an AMX Xeon), for
+# ~2 more minutes of a 2-core EPYC's demo: the model is still far from converged at 900.
+demo_detector_iters = 1200
 segmentor_iters = 400  # the shapes decoders (configs/<decoder>/*_demo_shapes.py), backbone trained
 # The frozen FPN-fuse segmentor (configs/fpnseg/fpnseg_vit-t-hybrid_1xb4-demo_shapes.py: the
 # demo's until issue 8's seventh round, and the resolution study's) freezes its backbone, which
