@@ -44,4 +44,3 @@ def test_lateral_feature_must_match_a_level():
     with pytest.raises(KeyError, match='lateral'):
         SimpleFPN({'p4': ShapeSpec(32, 16), 'p2': ShapeSpec(8, 4)}, scale_factors=(1.0,),
                   lateral_features=('p2',))
-

@@ -30,7 +30,6 @@ class ConditionalPEG(ConditionalPosEncoding):
                               bias=True)
 
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
-        b, _, c = x.shape
         prefix, tokens = x[:, :num_prefix], x[:, num_prefix:]
         grid = tokens_to_map(tokens, hw)  # (B, C, H, W)
         grid = grid + self.proj(grid)
