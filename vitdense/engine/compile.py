@@ -37,7 +37,9 @@ def compile_options(compile_cfg) -> dict | None:
     if not isinstance(compile_cfg, dict):
         raise TypeError(f'The config key `compile` must be True, False or a dict of '
                         f'torch.compile keywords, e.g. dict(dynamic=True); got {compile_cfg!r}')
-    return {'dynamic': False, **compile_cfg}  # static sizes unless asked (module docstring)
+    options = dict(compile_cfg)
+    options.setdefault('dynamic', False)  # static sizes unless asked (module docstring)
+    return options
 
 
 def compile_model(model: nn.Module, **options) -> list[str]:
