@@ -80,8 +80,8 @@ class _ChunkedBiasAttention(torch.autograd.Function):
         out = torch.empty_like(q)  # (B, heads, N, d)
         qs, k3, v3, out3 = _batched(q * scale, k, v, out)  # the scale on (N, d), not on logits
         kt = k3.transpose(1, 2)  # (B * heads, d, M)
-        for start, stop, logits in _logit_chunks(q, k, bias, factors):
-            logits.baddbmm_(qs[:, start:stop], kt)  # bias rows + scale q k^T
+        for start, stop, rows in _bias_row_chunks(q, k, bias, factors):
+            logits = rows.flatten(0, 1).baddbmm_(qs[:, start:stop], kt)  # rows + scale q k^T
             torch.bmm(torch.softmax(logits, -1), v3, out=out3[:, start:stop])
         return out
 
@@ -96,8 +96,9 @@ class _ChunkedBiasAttention(torch.autograd.Function):
         qs, k3, v3, g3, dq3, dk3, dv3 = _batched(
             q * scale, k, v, grad_out.to(q.dtype).contiguous(), dq, dk, dv)
         kt, vt = k3.transpose(1, 2), v3.transpose(1, 2)  # (B * heads, d, M)
-        for start, stop, logits in _logit_chunks(q, k, bias, factors):
-            probs = torch.softmax(logits.baddbmm_(qs[:, start:stop], kt), -1)  # (B*heads, r, M)
+        for start, stop, rows in _bias_row_chunks(q, k, bias, factors):
+            logits = rows.flatten(0, 1).baddbmm_(qs[:, start:stop], kt)  # (B * heads, r, M)
+            probs = torch.softmax(logits, -1)
             g = g3[:, start:stop]  # (B * heads, r, d)
             d_logits = torch._softmax_backward_data(torch.bmm(g, vt), probs, -1, probs.dtype)
             bias.backward_rows(factors, d_logits.view(b, heads, stop - start, -1), start, stop,
@@ -113,16 +114,16 @@ def _batched(*tensors: torch.Tensor) -> list[torch.Tensor]:
     return [t.view(-1, *t.shape[2:]) for t in tensors]
 
 
-def _logit_chunks(q: torch.Tensor, k: torch.Tensor, bias: ChunkedBias,
-                  factors: tuple[torch.Tensor, ...]):
-    """Yield (start, stop, bias rows as (B * heads, r, M)) per query chunk, in one buffer."""
+def _bias_row_chunks(q: torch.Tensor, k: torch.Tensor, bias: ChunkedBias,
+                     factors: tuple[torch.Tensor, ...], chunk_factor: int = 1):
+    """Yield (start, stop, bias rows (B, heads, r, M)) per query chunk, all in one buffer (each
+    chunk's rows are overwritten by the next); chunks hold ``chunk_factor`` x CHUNK_ELEMENTS."""
     b, heads, n, _ = q.shape
-    step = _chunk_rows(b * heads, k.shape[2])
-    buffer = q.new_empty(b, heads, min(step, n), k.shape[2])
+    step = min(n, _chunk_rows(b * heads, k.shape[2]) * chunk_factor)
+    buffer = q.new_empty(b, heads, step, k.shape[2])
     for start in range(0, n, step):
         stop = min(start + step, n)
-        rows = bias.rows_into(factors, buffer[:, :, :stop - start], start, stop)
-        yield start, stop, rows.view(b * heads, stop - start, -1)
+        yield start, stop, bias.rows_into(factors, buffer[:, :, :stop - start], start, stop)
 
 
 def chunked_bias_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: ChunkedBias,
@@ -139,8 +140,9 @@ def chunked_bias_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bi
     """
     # Contiguous once: q, k, v are usually strided views of one qkv projection, and every
     # chunk's matmul would otherwise copy all of k (measured: half of a ViT-B forward at 1024).
-    q, k, v = (t.to(q.dtype).contiguous() for t in (q, k, v))
-    factors = tuple(f.to(q.dtype) if f.is_floating_point() else f for f in bias.factors)
+    dtype = q.dtype
+    q, k, v = q.contiguous(), k.to(dtype).contiguous(), v.to(dtype).contiguous()
+    factors = tuple(f.to(dtype) if f.is_floating_point() else f for f in bias.factors)
     with torch.autocast(q.device.type, enabled=False):  # the inputs' dtype throughout
         if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *factors)):
             return _ChunkedBiasAttention.apply(q, k, v, bias, scale, *factors)
@@ -155,13 +157,8 @@ def _fused_chunks(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: Chunk
     written into one reused buffer. Measured on ViT-B at 1024 px in bf16 (docs/benchmarks.md,
     issue 12): the fused kernel takes the scale, softmax and weighted sum in one pass.
     """
-    b, heads, n, _ = q.shape
     out = torch.empty_like(q)
-    step = min(n, _chunk_rows(b * heads, n) * FUSED_CHUNK_FACTOR)
-    buffer = q.new_empty(b, heads, step, k.shape[2])
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        rows = bias.rows_into(factors, buffer[:, :, :stop - start], start, stop)
+    for start, stop, rows in _bias_row_chunks(q, k, bias, factors, FUSED_CHUNK_FACTOR):
         out[:, :, start:stop] = F.scaled_dot_product_attention(
             q[:, :, start:stop], k, v, attn_mask=rows, scale=scale)
     return out
