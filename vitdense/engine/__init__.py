@@ -5,6 +5,7 @@ from .compat import apply_compat, setup_distributed
 from .eval_progress_hook import EvalProgressHook
 from .fsdp import PortableFSDP, is_vit_block, vit_block_policy
 from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401
+from .merged_groups import MergedGroupsOptimWrapperConstructor, merge_param_groups
 from .nonfinite_hook import NonFiniteError, NonFiniteHook
 from .optim_wrapper import AutocastOptimWrapper, ShardedOptimWrapper
 from .resource_monitor_hook import ResourceMonitorHook
@@ -14,9 +15,9 @@ from .sync_bn import PortableSyncBatchNorm, convert_sync_batchnorm
 from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'AutocastOptimWrapper',
-           'CheckpointFitHook', 'EvalProgressHook', 'NonFiniteError', 'NonFiniteHook',
+           'CheckpointFitHook', 'EvalProgressHook', 'MergedGroupsOptimWrapperConstructor', 'NonFiniteError', 'NonFiniteHook',
            'PortableFSDP', 'PortableSyncBatchNorm', 'ResourceMonitorHook', 'RngStateHook',
            'ShardedOptimWrapper',
            'SkippedFilesHook', 'TRAIN_MINUTES_KEY', 'TrainTimeHook', 'apply_compat',
-           'atomic_write', 'convert_sync_batchnorm', 'is_vit_block', 'setup_distributed',
+           'atomic_write', 'convert_sync_batchnorm', 'merge_param_groups', 'is_vit_block', 'setup_distributed',
            'vit_block_policy']
