@@ -15,9 +15,9 @@ from .sync_bn import PortableSyncBatchNorm, convert_sync_batchnorm
 from .train_time_hook import TRAIN_MINUTES_KEY, TrainTimeHook
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'AutocastOptimWrapper',
-           'CheckpointFitHook', 'EvalProgressHook', 'MergedGroupsOptimWrapperConstructor', 'NonFiniteError', 'NonFiniteHook',
-           'PortableFSDP', 'PortableSyncBatchNorm', 'ResourceMonitorHook', 'RngStateHook',
-           'ShardedOptimWrapper',
-           'SkippedFilesHook', 'TRAIN_MINUTES_KEY', 'TrainTimeHook', 'apply_compat',
-           'atomic_write', 'convert_sync_batchnorm', 'merge_param_groups', 'is_vit_block', 'setup_distributed',
+           'CheckpointFitHook', 'EvalProgressHook', 'MergedGroupsOptimWrapperConstructor',
+           'NonFiniteError', 'NonFiniteHook', 'PortableFSDP', 'PortableSyncBatchNorm',
+           'ResourceMonitorHook', 'RngStateHook', 'ShardedOptimWrapper', 'SkippedFilesHook',
+           'TRAIN_MINUTES_KEY', 'TrainTimeHook', 'apply_compat', 'atomic_write',
+           'convert_sync_batchnorm', 'is_vit_block', 'merge_param_groups', 'setup_distributed',
            'vit_block_policy']
