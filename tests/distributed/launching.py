@@ -88,25 +88,20 @@ def tiny_detector_config(path: str, data_root: str, optimizer: str = 'sgd') -> s
 
 
 def fsdp_config(path: str, data_root: str, fsdp: bool) -> str:
-    """The tiny detector config on mmengine's FlexibleRunner: with ``fsdp``, FSDPStrategy as
-    vitdense.engine.fsdp describes it (one FSDP unit and activation checkpointing per ViT block,
-    SyncBN, clipping by the global gradient norm, a full state dict in the checkpoints);
-    without, the single-process reference (the FlexibleRunner draws the initial weights in
-    another order than the Runner, so FSDP is compared with a FlexibleRunner run)."""
+    """The tiny detector config on mmengine's FlexibleRunner: with ``fsdp``, the strategy the
+    ViT-L/H configs ship (``configs/_base_/strategies/fsdp_vit.py``: one FSDP unit and
+    activation checkpointing per ViT block, SyncBN, a full state dict in the checkpoints) and
+    clipping by the global gradient norm; without, the single-process reference (the
+    FlexibleRunner draws the initial weights in another order than the Runner, so FSDP is
+    compared with a FlexibleRunner run)."""
     tiny_detector_config(path, data_root)
     cfg = Config.fromfile(path)
     cfg.runner_type = 'FlexibleRunner'
     if fsdp:
-        full = dict(offload_to_cpu=False, rank0_only=True)  # offloading crashes on a CPU
-        cfg.strategy = dict(
-            type='FSDPStrategy',
-            model_wrapper=dict(type='PortableFSDP', sync_bn='torch',
-                               auto_wrap_policy='vitdense.vit_block_policy'),
-            activation_checkpointing=dict(check_fn='vitdense.is_vit_block'),
-            state_dict_cfg=dict(
-                state_dict_type='FULL_STATE_DICT',
-                state_dict_config=dict(type='FullStateDictConfig', **full),
-                optim_state_dict_config=dict(type='FullOptimStateDictConfig', **full)))
+        shipped = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'strategies',
+                                           'fsdp_vit.py'))
+        assert shipped.runner_type == 'FlexibleRunner'
+        cfg.strategy = shipped.strategy
         cfg.optim_wrapper.type = 'ShardedOptimWrapper'
     cfg.dump(path)
     return path

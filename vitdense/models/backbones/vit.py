@@ -111,7 +111,9 @@ class ViT(BaseModule):
         self.window_indices = tuple(i for i in range(depth)
                                     if window_size and i not in global_set)
         head_dim = dim // size.num_heads
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        # linearly increasing stochastic depth, in Python: a model built on the meta device
+        # (deferred initialisation of a large ViT) has no tensor data to read back
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         blocks = []
         for i in range(depth):
             win = window_size if i in self.window_indices else 0
