@@ -12,7 +12,14 @@ import pytest
 from tiny_models import as_cli, tiny_model_options
 
 from vitdense.apis import load_config
-from vitdense.apis.demo import COLUMNS, DEMO_JOBS, demo_job, last_checkpoint, read_test_metrics
+from vitdense.apis.demo import (
+    COLUMNS,
+    DEMO_JOBS,
+    demo_job,
+    format_table,
+    last_checkpoint,
+    read_test_metrics,
+)
 from vitdense.datasets.shapes import generate_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -100,6 +107,13 @@ def test_demo_table_shows_the_segmentors_foreground_miou():
     assert COLUMNS.index('mIoU_fg') == COLUMNS.index('mIoU') + 1
 
 
+def test_demo_table_says_which_jobs_were_tested_with_tta():
+    out = format_table([(job, 60.0, {}, None) for job in DEMO_JOBS])
+    assert demo_job('segmentor').tta and not demo_job('detector').tta
+    assert 'setr-mla_vit-t-hybrid_1xb4-demo_shapes.py (flip TTA)' in out
+    assert out.count('TTA') == 1
+
+
 @pytest.mark.parametrize('job', DENSE_JOBS, ids=[j.name for j in DENSE_JOBS])
 def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
     work = str(tmp_path / 'work')
@@ -130,6 +144,7 @@ def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
     out = str(tmp_path / 'preds.pkl')
     vis = str(tmp_path / 'vis')
     run_tool('tools/test.py', job.config, last_checkpoint(work), '--work-dir', work, '--out', out,
+             *(['--tta'] if job.tta else []),  # as `make demo` tests it
              '--show-dir', vis, '--show-score-thr', '0', '--cfg-options', *opts)
     metrics = read_test_metrics(work)
     expected = ({'coco/bbox_mAP', 'coco/bbox_mAP_50'} if job.name == 'detector'

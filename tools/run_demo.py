@@ -40,6 +40,7 @@ def main() -> None:
         train_s = run([sys.executable, 'tools/train.py', job.config, '--amp', *extra])
         vis_dir = f'{job.work_dir}/vis' if job.draw else None
         test_s = run([sys.executable, 'tools/test.py', job.config, last_checkpoint(job.work_dir),
+                      *(['--tta'] if job.tta else []),
                       *(['--show-dir', vis_dir, '--show-score-thr', str(SHOW_SCORE_THR)]
                         if vis_dir else [])])
         rows.append((job, train_s + test_s, read_test_metrics(job.work_dir), vis_dir))

@@ -23,12 +23,15 @@ class DemoJob:
             start from every weight the two models share, ``model.init_cfg.checkpoint`` names
             that job's work dir.
         draw: whether tools/test.py draws its predictions (dense jobs).
+        tta: whether tools/test.py tests it with the config's test-time augmentation
+            (``--tta``); the table says so beside its name.
     """
 
     name: str
     config: str
     backbone_from: str | None = None
     draw: bool = True
+    tta: bool = False
 
     @property
     def work_dir(self) -> str:
@@ -43,8 +46,10 @@ DEMO_JOBS = (
     DemoJob('pretrain', 'configs/cls/cls_vit-t-hybrid_1xb64-demo_shapes-crops.py', draw=False),
     DemoJob('detector', 'configs/fcos/fcos_vit-t-hybrid_1xb4-demo_shapes.py',
             backbone_from='pretrain'),
+    # tested with its horizontal mirror too (shapes_segmentation.py's tta_pipeline): +2.0 mIoU
+    # for ~20 s (docs/benchmarks.md, issue 8's eleventh round)
     DemoJob('segmentor', 'configs/setr_mla/setr-mla_vit-t-hybrid_1xb4-demo_shapes.py',
-            backbone_from='detector'),
+            backbone_from='detector', tta=True),
 )
 COLUMNS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'mIoU_fg', 'aAcc')
 
@@ -71,7 +76,7 @@ def format_table(rows: list[tuple[DemoJob, float, dict[str, float], str | None]]
     """rows: (job, wall seconds of its training and test, metrics, folder of drawn predictions
     or None) -> a table (:func:`vitdense.evaluation.table.format_table`) and where the
     predictions are drawn."""
-    body = [(osp.basename(job.config), f'{secs / 60:.1f} min',
+    body = [(osp.basename(job.config) + (' (flip TTA)' if job.tta else ''), f'{secs / 60:.1f} min',
              *(f'{metrics[c]:.3f}' if c.startswith('coco') and c in metrics else
                f'{metrics[c]:.2f}' if c in metrics else '-' for c in COLUMNS))
             for job, secs, metrics, _ in rows]
