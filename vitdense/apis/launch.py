@@ -149,8 +149,9 @@ def use_tta(cfg: Config, config: str) -> None:
     missing = [key for key in ('tta_model', 'tta_pipeline') if key not in cfg]
     if missing:
         raise KeyError(f"--tta needs {' and '.join(missing)} in the config '{config}'; "
-                       "configs/_base_/datasets/ade20k.py shows both (tta_model=dict(type="
-                       "'SegTTAModel') and a TestTimeAug pipeline).")
+                       "configs/_base_/datasets/ade20k.py and shapes_detection.py show both "
+                       "(tta_model=dict(type='SegTTAModel') or 'DetTTAModel', and a "
+                       "TestTimeAug pipeline).")
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.tta_model.module = cfg.model
     cfg.model = cfg.tta_model

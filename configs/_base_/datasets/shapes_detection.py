@@ -51,3 +51,18 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json',
                      metric='bbox', classwise=True)
 test_evaluator = val_evaluator
+# Test-time augmentation (tools/test.py --tta): the image and its horizontal mirror at the test
+# size; the mirror's boxes flipped back, both views' detections merged by class-aware NMS
+# (DetTTAModel, mmdet's convention).
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='Resize', scale=test_size, keep_ratio=True)],
+             [dict(type='RandomFlip', prob=0., direction='horizontal'),
+              dict(type='RandomFlip', prob=1., direction='horizontal')],
+             [dict(type='LoadAnnotations', with_bbox=True)],
+             [dict(type='PackDetInputs')],
+         ]),
+]
+tta_model = dict(type='DetTTAModel', nms_iou_thr=0.6, max_per_img=100)
