@@ -55,7 +55,7 @@ PES = {
     'sincos': dict(pos_embed=dict(type='SinCos2dPE')),
     'window-tiled': dict(pos_embed=dict(type='WindowTiledAbsolutePE', window_size=14)),
     'rel-bias': dict(attn_pos_enc=dict(type='RelPosBiasPE')),
-    'decomposed': dict(attn_pos_enc=dict(type='DecomposedRelPosPE')),
+    'decomposed': dict(attn_pos_enc=dict(type='DecomposedRelPosPE', fold_into_qk=False)),
     'decomposed-fold': dict(attn_pos_enc=dict(type='DecomposedRelPosPE', fold_into_qk=True)),
     'irpe-bias': dict(attn_pos_enc=dict(type='IRPE', mode='bias')),
     'irpe-ctx': dict(attn_pos_enc=dict(type='IRPE', mode='contextual')),

@@ -10,6 +10,8 @@ from vitdense.models.pos_encodings import (
     ExtraChannelsBias,
     attend,
 )
+from vitdense.models.pos_encodings import decomposed as decomposed_module
+from vitdense.models.pos_encodings.decomposed_attention import DecomposedBias
 
 
 def math_attention(q, k, v, bias, scale):
@@ -78,13 +80,28 @@ def test_extra_channels_bias_adds_its_dense_bias():
 
 
 def test_decomposed_pe_returns_bias_objects_in_both_forms():
-    pe = DecomposedRelPosPE(num_heads=2, head_dim=4, ref_grid=(2, 3), zero_init=False)
+    pe = DecomposedRelPosPE(num_heads=2, head_dim=4, ref_grid=(2, 3), zero_init=False,
+                            fold_into_qk=False)
     folded = DecomposedRelPosPE(num_heads=2, head_dim=4, ref_grid=(2, 3), fold_into_qk=True)
     folded.load_state_dict(pe.state_dict())
     q, k = torch.randn(1, 2, 7, 4), torch.randn(1, 2, 7, 4)
     (q1, k1, b1), (q2, k2, b2) = pe(q, k, (2, 3), 1), folded(q, k, (2, 3), 1)
+    assert isinstance(b1, DecomposedBias) and isinstance(b2, ExtraChannelsBias)
     assert q1 is q and q2 is q and k1 is k and k2 is k  # neither widens q or k
     torch.testing.assert_close(b1.dense(), b2.dense())
+    v = torch.randn(1, 2, 7, 4)
+    torch.testing.assert_close(attend(q, k, v, b1, 0.5), attend(q, k, v, b2, 0.5))
+
+
+@pytest.mark.parametrize('amx', [True, False])
+def test_decomposed_pe_folds_by_default_on_a_cpu_with_amx(monkeypatch, amx):
+    monkeypatch.setattr(decomposed_module, 'cpu_has_amx', lambda: amx)
+    pe = DecomposedRelPosPE(num_heads=2, head_dim=4, ref_grid=(2, 3))
+    assert pe.fold_into_qk == 'auto'
+    _, _, bias = pe(torch.randn(1, 2, 6, 4), torch.randn(1, 2, 6, 4), (2, 3), 0)
+    assert isinstance(bias, ExtraChannelsBias if amx else DecomposedBias)
+    with pytest.raises(ValueError, match="'yes'"):
+        DecomposedRelPosPE(num_heads=2, head_dim=4, ref_grid=(2, 3), fold_into_qk='yes')
 
 
 class WideningPE(AttentionPosEncoding):

@@ -55,7 +55,8 @@ def test_gradcheck(monkeypatch):
 
 
 def test_dense_bias_and_addition_match_the_pe_bias():
-    pe = DecomposedRelPosPE(num_heads=2, head_dim=8, ref_grid=(3, 4), zero_init=False)
+    pe = DecomposedRelPosPE(num_heads=2, head_dim=8, ref_grid=(3, 4), zero_init=False,
+                            fold_into_qk=False)
     q, k = torch.randn(2, 2, 1 + 12, 8), torch.randn(2, 2, 1 + 12, 8)
     _, _, bias = pe(q, k, (3, 4), 1)
     assert isinstance(bias, DecomposedBias)
@@ -78,7 +79,8 @@ def dense_attention(attn: Attention, x: torch.Tensor, hw, prefix: int) -> torch.
 def test_attention_module_matches_the_dense_path(monkeypatch, hw, prefix):
     monkeypatch.setattr(module, 'CHUNK_ELEMENTS', 50)
     torch.manual_seed(0)
-    pe = DecomposedRelPosPE(num_heads=2, head_dim=8, ref_grid=(4, 4), zero_init=False)
+    pe = DecomposedRelPosPE(num_heads=2, head_dim=8, ref_grid=(4, 4), zero_init=False,
+                            fold_into_qk=False)
     attn = Attention(16, 2, pos_enc=pe).double()
     x = torch.randn(2, prefix + hw[0] * hw[1], 16, dtype=torch.float64, requires_grad=True)
     params = [x, pe.rel_pos_h, pe.rel_pos_w, attn.qkv.weight]
@@ -92,7 +94,8 @@ def test_attention_module_matches_the_dense_path(monkeypatch, hw, prefix):
 
 def test_windowed_block_in_bf16_autocast_stays_close_to_fp32():
     torch.manual_seed(0)
-    pe = DecomposedRelPosPE(num_heads=2, head_dim=16, ref_grid=(3, 3), zero_init=False)
+    pe = DecomposedRelPosPE(num_heads=2, head_dim=16, ref_grid=(3, 3), zero_init=False,
+                            fold_into_qk=False)
     block = Block(32, 2, window_size=3, attn_pos_enc=pe)
     x = torch.randn(2, 1 + 5 * 7, 32)
     ref = block(x, (5, 7), 1)

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vitdense.models.utils.cpu import cpu_has_amx
 from vitdense.models.utils.tracing import is_tracing
 from vitdense.registry import POS_ENCODINGS
 
@@ -58,24 +59,34 @@ class DecomposedRelPosPE(AttentionPosEncoding):
     in backward, so that no (B, heads, N, N) tensor is made or kept (``bias`` gives the dense
     one, and adding a tensor to the factored bias makes it dense).
 
-    With ``fold_into_qk`` the bias is an :class:`ExtraChannelsBias`: q gets the h + w values
+    Folded into q and k, the bias is an :class:`ExtraChannelsBias`: q gets the h + w values
     ``q_i . R_h[y_i - y]`` and ``q_i . R_w[x_i - x]`` appended, k the one-hot row and column of
     its token, so the extended dot product is the logit plus the bias, and SDPA keeps its fused
-    kernel (on head_dim + h + w channels). Same result; slower than the default on CPU.
+    kernel (on head_dim + h + w channels, v padded to match): the same result for ~3x the
+    attention's matmul FLOPs and no bias rows written. Which is faster depends on the CPU
+    (ViT-B ViTDet at 1024 px, bf16, 2 threads; docs/benchmarks.md): on a Xeon with AMX the fold
+    is 1.21x faster forward and 1.06x forward+backward; on an AVX-512 EPYC without AMX it was
+    1.8x slower forward. ``fold_into_qk='auto'`` (the default) folds on a CPU with AMX
+    (:func:`vitdense.models.utils.cpu.cpu_has_amx`) and keeps the chunked bias elsewhere (other
+    CPUs, GPUs: not measured there).
 
     Args:
         num_heads, head_dim: of the attention.
         ref_grid: (H, W) the tables are defined at.
         zero_init: start from zero tables (ViTDet's default); else truncated normal.
         init_std: std of the truncated-normal initialisation when ``zero_init`` is False.
-        fold_into_qk: return the bias as extra q and k channels (see above).
+        fold_into_qk: True: return the bias as extra q and k channels (see above); False: as a
+            chunked :class:`DecomposedBias`; 'auto': folded for tensors on a CPU with AMX.
     """
 
-    TEST_CONFIGS = (dict(zero_init=False), dict(fold_into_qk=True))
+    TEST_CONFIGS = (dict(zero_init=False), dict(fold_into_qk=True), dict(fold_into_qk=False))
 
     def __init__(self, num_heads: int, head_dim: int, ref_grid: Grid, zero_init: bool = True,
-                 init_std: float = 0.02, fold_into_qk: bool = False):
+                 init_std: float = 0.02, fold_into_qk: bool | str = 'auto'):
         super().__init__()
+        if fold_into_qk not in (True, False, 'auto'):
+            raise ValueError(f"DecomposedRelPosPE: fold_into_qk must be True, False or 'auto', "
+                             f'got {fold_into_qk!r}')
         self.ref_grid, self.fold_into_qk = tuple(ref_grid), fold_into_qk
         self.rel_pos_h = nn.Parameter(torch.zeros(2 * self.ref_grid[0] - 1, head_dim))
         self.rel_pos_w = nn.Parameter(torch.zeros(2 * self.ref_grid[1] - 1, head_dim))
@@ -122,13 +133,19 @@ class DecomposedRelPosPE(AttentionPosEncoding):
         bias = rel_h[..., :, None] + rel_w[..., None, :]  # (B, heads, h, w, h, w)
         return pad_prefix(bias.reshape(b, heads, n, n), num_prefix)  # (B, heads, P+N, P+N)
 
+    def folds(self, q: torch.Tensor) -> bool:
+        """Whether the bias of these queries is folded into q and k (``fold_into_qk``)."""
+        if self.fold_into_qk == 'auto':
+            return q.device.type == 'cpu' and cpu_has_amx()
+        return self.fold_into_qk
+
     def forward(self, q: torch.Tensor, k: torch.Tensor, hw: Grid,
                 num_prefix: int) -> tuple[torch.Tensor, torch.Tensor,
                                           DecomposedBias | ExtraChannelsBias]:
         b, heads, _, _ = q.shape
         h, w = hw
         rel_h, rel_w = self.relative_terms(q, hw, num_prefix)
-        if not self.fold_into_qk:
+        if not self.folds(q):
             rel_h = rel_h.reshape(b, heads, h * w, h)  # (B, heads, N, h)
             rel_w = rel_w.reshape(b, heads, h * w, w)  # (B, heads, N, w)
             return q, k, DecomposedBias(rel_h, rel_w, num_prefix)
