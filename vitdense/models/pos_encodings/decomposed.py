@@ -134,7 +134,11 @@ class DecomposedRelPosPE(AttentionPosEncoding):
         return pad_prefix(bias.reshape(b, heads, n, n), num_prefix)  # (B, heads, P+N, P+N)
 
     def folds(self, q: torch.Tensor) -> bool:
-        """Whether the bias of these queries is folded into q and k (``fold_into_qk``)."""
+        """Whether the bias of these queries is folded into q and k (``fold_into_qk``). Never
+        while a graph is traced: it takes the dense bias either way, and the one-hot key
+        channels would be baked in at the traced size."""
+        if is_tracing():
+            return False
         if self.fold_into_qk == 'auto':
             return q.device.type == 'cpu' and cpu_has_amx()
         return self.fold_into_qk
