@@ -3,10 +3,13 @@
 square and non-square inputs. Regressions, both found on the demo detector: the token-to-map
 reshape of the ViT's output norms made inductor fail (`ValueRangeError`) at validation, and
 SimpleFPN's LayerNorm2d outputs (permuted views with symbolic strides) and its top block's
-input chosen by size (a graph break) failed at the second training size. Still failing in
-inductor with dynamic sizes (torch 2.13, `ValueRangeError` lowering a convolution of a map made
-from tokens): the conditional PE (PEG) and ViTDet's residual blocks; `compile=True` therefore
-compiles with static sizes unless the config asks for `dynamic` (vitdense/engine/compile.py)."""
+input chosen by size (a graph break) failed at the second training size. Inductor (torch 2.13)
+also failed lowering a convolution of a map made from tokens at symbolic sizes
+(`ValueRangeError`): the conditional PE (PEG) and ViTDet's residual blocks now compute theirs as
+shifted 1x1 products while compiling (tests/models/utils/test_shifted_conv.py; compiled at
+symbolic sizes by hand, not here: with them this file took 12 minutes on 2 cores). Training the
+residual blocks at symbolic sizes still fails; `compile=True` therefore compiles with static
+sizes unless the config asks for `dynamic` (vitdense/engine/compile.py)."""
 import pytest
 import torch
 from torch import nn

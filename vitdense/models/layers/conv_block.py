@@ -2,6 +2,8 @@
 import torch
 from torch import nn
 
+from vitdense.models.utils.shifted_conv import token_map_conv
+
 from .norm import LayerNorm2d
 
 
@@ -27,6 +29,6 @@ class ResBottleneckBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> same shape."""
-        y = self.act(self.norm1(self.conv1(x)))
-        y = self.act(self.norm2(self.conv2(y)))
-        return x + self.norm3(self.conv3(y))
+        y = self.act(self.norm1(token_map_conv(x, self.conv1)))  # compiles at any size
+        y = self.act(self.norm2(token_map_conv(y, self.conv2)))
+        return x + self.norm3(token_map_conv(y, self.conv3))

@@ -2,6 +2,7 @@
 import torch
 from torch import nn
 
+from vitdense.models.utils.shifted_conv import token_map_conv
 from vitdense.models.utils.tokens import tokens_to_map
 from vitdense.registry import POS_ENCODINGS
 
@@ -32,6 +33,6 @@ class ConditionalPEG(ConditionalPosEncoding):
     def forward(self, x: torch.Tensor, hw: Grid, num_prefix: int) -> torch.Tensor:
         prefix, tokens = x[:, :num_prefix], x[:, num_prefix:]
         grid = tokens_to_map(tokens, hw)  # (B, C, H, W)
-        grid = grid + self.proj(grid)
+        grid = grid + token_map_conv(grid, self.proj)  # compiles at any size
         tokens = grid.flatten(2).transpose(1, 2)  # (B, H * W, C)
         return torch.cat([prefix, tokens], dim=1)
