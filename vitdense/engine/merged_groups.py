@@ -30,8 +30,9 @@ class MergedGroupsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """mmengine's constructor (``paramwise_cfg`` as there), its groups merged by options.
 
     With ``paramwise_cfg=dict(norm_decay_mult=0.0)`` the demo detector's 173 one-tensor groups
-    become 2 (decay, no decay); with ``AdamW(fused=True)`` its optimizer step falls from 29 to
-    7 ms on a 2-core Xeon (docs/benchmarks.md, issue 8's eleventh round). An optimizer state
+    become 2 (decay, no decay); with ``AdamW(fused=True)`` its optimizer step (with clipping) falls
+    from 25.5 to 11.5 ms on a 2-core AMX Xeon, the whole step 265 -> 247 ms (docs/benchmarks.md,
+    issue 8's eleventh round). An optimizer state
     saved with the per-tensor groups does not load into the merged ones (torch checks the group
     count): resume a run with the constructor it started with.
     """

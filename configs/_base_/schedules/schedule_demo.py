@@ -38,8 +38,8 @@ train_cfg = dict(type='IterBasedTrainLoop', val_interval=1000)  # leaves set max
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # torch's fused AdamW, over one group per distinct set of options (2: decay and no decay) rather
-# than mmengine's one per tensor: the demo detector's optimizer step 29 -> 7 ms of a ~305 ms step
-# (docs/benchmarks.md, issue 8's eleventh round).
+# than mmengine's one per tensor: the demo detector's optimizer step 25.5 -> 11.5 ms, its step
+# 265 -> 247 ms (docs/benchmarks.md, issue 8's eleventh round).
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='MergedGroupsOptimWrapperConstructor',
