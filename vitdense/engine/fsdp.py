@@ -1,15 +1,10 @@
 """FSDP for ViT configs through mmengine's FlexibleRunner + FSDPStrategy, on GPU and on CPU.
 
-A config opts in with ``runner_type='FlexibleRunner'`` and a ``strategy``::
-
-    runner_type = 'FlexibleRunner'
-    strategy = dict(
-        type='FSDPStrategy',
-        model_wrapper=dict(type='PortableFSDP', auto_wrap_policy='vitdense.vit_block_policy',
-                           sync_bn='torch'),
-        activation_checkpointing=dict(check_fn='vitdense.is_vit_block'),
-        state_dict_cfg='full')
-    optim_wrapper = dict(type='ShardedOptimWrapper', ...)
+A config opts in by taking ``configs/_base_/strategies/fsdp_vit.py`` as a base
+(``runner_type='FlexibleRunner'`` and an ``FSDPStrategy`` with :class:`PortableFSDP`,
+:func:`vit_block_policy`, :func:`is_vit_block` and a full state dict) and setting
+``optim_wrapper = dict(type='ShardedOptimWrapper')``; the ViT-L/H configs in ``configs/fcos``
+do.
 
 Each transformer block becomes its own FSDP unit (its parameters are gathered only while it
 runs), and its activations are recomputed in the backward pass instead of being kept.

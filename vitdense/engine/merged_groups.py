@@ -13,16 +13,15 @@ def merge_param_groups(groups: list[dict]) -> list[dict]:
     groups falls, and with it the per-group cost of a step: torch's fused and foreach kernels
     run once per group, and mmengine's ``paramwise_cfg`` gives every tensor a group of its own.
     """
-    merged: list[dict] = []
+    merged: list[tuple[dict, dict]] = []  # (options, merged group)
     for group in groups:
         options = {k: v for k, v in group.items() if k != 'params'}
-        target = next((m for m in merged
-                       if {k: v for k, v in m.items() if k != 'params'} == options), None)
+        target = next((m for opts, m in merged if opts == options), None)
         if target is None:
-            merged.append(dict(group, params=list(group['params'])))
+            merged.append((options, dict(group, params=list(group['params']))))
         else:
             target['params'].extend(group['params'])
-    return merged
+    return [m for _, m in merged]
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -32,9 +31,9 @@ class MergedGroupsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     With ``paramwise_cfg=dict(norm_decay_mult=0.0)`` the demo detector's 173 one-tensor groups
     become 2 (decay, no decay); with ``AdamW(fused=True)`` its optimizer step (with clipping) falls
     from 25.5 to 11.5 ms on a 2-core AMX Xeon, the whole step 265 -> 247 ms (docs/benchmarks.md,
-    issue 8's eleventh round). An optimizer state
-    saved with the per-tensor groups does not load into the merged ones (torch checks the group
-    count): resume a run with the constructor it started with.
+    issue 8's eleventh round). An optimizer state saved with the per-tensor groups does not load
+    into the merged ones (torch checks the group count): resume a run with the constructor it
+    started with.
     """
 
     def add_params(self, params: list, module: nn.Module, prefix: str = '',

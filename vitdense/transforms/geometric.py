@@ -177,9 +177,10 @@ class RandomResize(Resize):
                 f'ratio_range={self.ratio_range}, keep_ratio={self.keep_ratio})')
 
 
-def flip_boxes(boxes: np.ndarray, img_shape: tuple[int, int], direction: str) -> np.ndarray:
-    """Mirror (N, 4) xyxy boxes in an image of ``img_shape`` (h, w)."""
-    flipped = boxes.copy()
+def flip_boxes(boxes, img_shape: tuple[int, int], direction: str):
+    """Mirror (N, 4) xyxy boxes (a numpy array or a tensor, returned as a new one of the same
+    kind) in an image of ``img_shape`` (h, w). Its own inverse: it also flips boxes back."""
+    flipped = boxes.copy() if isinstance(boxes, np.ndarray) else boxes.clone()
     if direction == 'horizontal':
         flipped[:, 0], flipped[:, 2] = img_shape[1] - boxes[:, 2], img_shape[1] - boxes[:, 0]
     else:

@@ -8,26 +8,24 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
-from vitdense.models.detectors.det_tta import unflip_boxes
 from vitdense.models.utils import batched_nms
 from vitdense.registry import MODELS
 from vitdense.structures import DetDataSample
+from vitdense.transforms.geometric import flip_boxes
 from vitdense.utils import register_all_modules
 
 register_all_modules()
 H, W = 45, 70  # the image on disk (an odd size: the flip is about its own width, not a padded one)
 
 
-def test_unflip_boxes_by_direction():
+def test_flip_boxes_mirrors_tensors_and_is_its_own_inverse():
     boxes = torch.tensor([[10., 5., 30., 20.]])
-    torch.testing.assert_close(unflip_boxes(boxes, 'horizontal', (H, W)),
-                               torch.tensor([[40., 5., 60., 20.]]))
-    torch.testing.assert_close(unflip_boxes(boxes, 'vertical', (H, W)),
+    horizontal = flip_boxes(boxes, (H, W), 'horizontal')
+    torch.testing.assert_close(horizontal, torch.tensor([[40., 5., 60., 20.]]))
+    torch.testing.assert_close(flip_boxes(boxes, (H, W), 'vertical'),
                                torch.tensor([[10., 25., 30., 40.]]))
-    torch.testing.assert_close(unflip_boxes(boxes, 'diagonal', (H, W)),
-                               torch.tensor([[40., 25., 60., 40.]]))
-    with pytest.raises(ValueError, match="'sideways'"):
-        unflip_boxes(boxes, 'sideways', (H, W))
+    torch.testing.assert_close(flip_boxes(horizontal, (H, W), 'horizontal'), boxes)
+    assert boxes[0, 0] == 10  # a new tensor
 
 
 def view(boxes, scores, labels, **meta) -> DetDataSample:
@@ -53,6 +51,9 @@ def test_merge_unflips_the_mirrored_view_and_keeps_the_best_of_each_object():
     assert merged.pred_instances.labels.tolist() == [1, 0, 2]
     assert merged.img_id == 7 and merged.ori_shape == (H, W)
     assert 'flip' not in merged.metainfo and 'img_shape' not in merged.metainfo
+    rotated = view([[0., 0., 8., 8.]], [0.5], [0], flip=True, flip_direction='diagonal')
+    with pytest.raises(ValueError, match="'diagonal'"):
+        tta.merge_views([plain, rotated])
 
 
 def tiny_parts() -> dict:
@@ -115,7 +116,7 @@ def test_flip_tta_merges_the_plain_and_the_mirrored_images_detections(image_info
     # the mirrored view, computed apart: the detector on the mirrored file, boxes flipped back
     mirror = predict(detector, pipeline(*plain_transforms()),
                      dict(image_info, img_path=image_info['img_path'].replace('img', 'mirror')))
-    boxes = torch.cat([plain.bboxes, unflip_boxes(mirror.bboxes, 'horizontal', (H, W))])
+    boxes = torch.cat([plain.bboxes, flip_boxes(mirror.bboxes, (H, W), 'horizontal')])
     scores, labels = torch.cat([plain.scores, mirror.scores]), torch.cat([plain.labels,
                                                                           mirror.labels])
     keep = batched_nms(boxes, scores, labels, 0.6)[:50]

@@ -2,30 +2,15 @@
 import torch
 from mmengine.model import BaseTTAModel
 from mmengine.structures import InstanceData
-from torch import Tensor
 
 from vitdense.models.utils import batched_nms
 from vitdense.registry import MODELS
 from vitdense.structures import DetDataSample
+from vitdense.transforms.geometric import flip_boxes
 
 # Metainfo that describes one view, not the image: dropped from the merged sample.
 VIEW_META_KEYS = ('img_shape', 'scale_factor', 'flip', 'flip_direction', 'pad_shape',
                   'batch_input_shape')
-
-
-def unflip_boxes(boxes: Tensor, direction: str, shape: tuple[int, int]) -> Tensor:
-    """(N, 4) xyxy boxes of a flipped image of ``shape`` (H, W) -> the boxes in the image before
-    the flip (a new tensor). ``direction``: 'horizontal', 'vertical' or 'diagonal' (both)."""
-    if direction not in ('horizontal', 'vertical', 'diagonal'):
-        raise ValueError(f'DetTTAModel cannot undo the flip direction {direction!r}; '
-                         "use 'horizontal', 'vertical' or 'diagonal'")
-    height, width = shape[0], shape[1]
-    out = boxes.clone()
-    if direction in ('horizontal', 'diagonal'):
-        out[:, 0], out[:, 2] = width - boxes[:, 2], width - boxes[:, 0]
-    if direction in ('vertical', 'diagonal'):
-        out[:, 1], out[:, 3] = height - boxes[:, 3], height - boxes[:, 1]
-    return out
 
 
 @MODELS.register_module()
@@ -66,9 +51,13 @@ class DetTTAModel(BaseTTAModel):
         for view in views:
             pred = view.pred_instances
             view_boxes = pred.bboxes
-            if view.metainfo.get('flip', False):
-                view_boxes = unflip_boxes(view_boxes, view.metainfo.get('flip_direction'),
-                                          view.metainfo['ori_shape'])
+            if view.metainfo.get('flip', False):  # a mirror is its own inverse
+                direction = view.metainfo.get('flip_direction')
+                if direction not in ('horizontal', 'vertical'):
+                    raise ValueError(f'DetTTAModel cannot undo the flip direction {direction!r} '
+                                     f"of '{view.metainfo.get('img_path')}'; RandomFlip makes "
+                                     "'horizontal' or 'vertical'")
+                view_boxes = flip_boxes(view_boxes, view.metainfo['ori_shape'], direction)
             boxes.append(view_boxes)
             scores.append(pred.scores)
             labels.append(pred.labels)
