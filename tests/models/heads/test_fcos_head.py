@@ -259,3 +259,37 @@ def test_losses_come_from_config():
     torch.testing.assert_close(out['loss_centerness'], base['loss_centerness'])
     with pytest.raises(KeyError, match='FocalLos'):
         make_head(loss_cls=dict(type='FocalLos'))
+
+
+def test_quality_focal_loss_trains_on_the_positives_iou():
+    feats, samples = make_feats(batch=1), [make_sample(*TWO_BOXES)]
+    head = make_head(loss_cls=dict(type='QualityFocalLoss', beta=2.0))
+    seen = {}
+    forward = head.loss_cls.forward
+
+    def spy(pred, target, **kwargs):
+        seen['target'] = target
+        return forward(pred, target, **kwargs)
+
+    head.loss_cls.forward = spy
+    losses = head.loss(feats, samples)
+    target = seen['target']
+    cls_scores, bbox_preds, _ = head(feats)
+    points = level_points([s.shape[-2:] for s in cls_scores], STRIDES)
+    labels, bbox_targets = head.get_targets(points, samples)
+    labels, bbox_targets = labels.reshape(-1), bbox_targets.reshape(-1, 4)
+    flat_bbox = torch.cat([b.permute(0, 2, 3, 1).reshape(-1, 4) for b in bbox_preds])
+    pos = torch.nonzero(labels < 3).squeeze(1)
+    # Each positive's target is the IoU of its predicted box with its GT, at its class only.
+    assert target.shape == (len(labels), 3) and pos.numel() > 0
+    assert (target.sum(1)[labels == 3] == 0).all()
+    for i in pos.tolist():
+        d, t = flat_bbox[i].detach(), bbox_targets[i]
+        pred_box = torch.cat((-d[:2], d[2:]))[None]
+        gt_box = torch.cat((-t[:2], t[2:]))[None]
+        assert target[i, labels[i]] == pytest.approx(box_iou(pred_box, gt_box).item(), abs=1e-5)
+        assert target[i].sum() == pytest.approx(target[i, labels[i]].item(), abs=1e-7)
+    # The target does not carry gradient into the box branch; the loss does reach the classifier.
+    assert not target.requires_grad
+    sum(losses.values()).backward()
+    assert head.conv_cls.weight.grad.abs().sum() > 0

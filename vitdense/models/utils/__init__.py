@@ -1,5 +1,6 @@
 from .box_ops import (
     aligned_giou,
+    aligned_iou,
     box_area,
     box_cxcywh_to_xyxy,
     box_iou,
@@ -15,7 +16,7 @@ from .point_generator import level_points
 from .pretrained_init import PretrainedInit
 
 __all__ = [
-    'aligned_giou', 'batched_nms', 'box_area', 'box_cxcywh_to_xyxy', 'box_iou',
+    'aligned_giou', 'aligned_iou', 'batched_nms', 'box_area', 'box_cxcywh_to_xyxy', 'box_iou',
     'box_xyxy_to_cxcywh', 'clip_boxes_', 'generalized_box_iou', 'level_points', 'level_shapes',
     'mean_over_ranks', 'multi_scale_deformable_attn', 'nms', 'nms_postprocess', 'PretrainedInit',
     'rescale_boxes',

@@ -81,6 +81,21 @@ def generalized_box_iou(a: Tensor, b: Tensor, eps: float = 0.0) -> Tensor:
     return inter / union - (enclose - union) / enclose
 
 
+def _aligned_inter_union(a: Tensor, b: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """(N,) intersection and union (at least ``eps``) of corresponding xyxy boxes."""
+    lt = torch.maximum(a[:, :2], b[:, :2])  # (N, 2)
+    rb = torch.minimum(a[:, 2:], b[:, 2:])  # (N, 2)
+    wh = (rb - lt).clamp(min=0)  # (N, 2)
+    inter = wh[:, 0] * wh[:, 1]
+    return inter, (box_area(a) + box_area(b) - inter).clamp(min=eps)
+
+
+def aligned_iou(a: Tensor, b: Tensor, eps: float = 1e-6) -> Tensor:
+    """IoU of corresponding boxes (``a[i]`` with ``b[i]``): (N, 4) xyxy twice -> (N,)."""
+    inter, union = _aligned_inter_union(a, b, eps)
+    return inter / union
+
+
 def aligned_giou(a: Tensor, b: Tensor, eps: float = 1e-6) -> Tensor:
     """Generalized IoU of corresponding boxes (``a[i]`` with ``b[i]``).
 
@@ -92,11 +107,7 @@ def aligned_giou(a: Tensor, b: Tensor, eps: float = 1e-6) -> Tensor:
     Returns:
         (N,) GIoU.
     """
-    lt = torch.maximum(a[:, :2], b[:, :2])  # (N, 2)
-    rb = torch.minimum(a[:, 2:], b[:, 2:])  # (N, 2)
-    wh = (rb - lt).clamp(min=0)  # (N, 2)
-    inter = wh[:, 0] * wh[:, 1]
-    union = (box_area(a) + box_area(b) - inter).clamp(min=eps)
+    inter, union = _aligned_inter_union(a, b, eps)
     enclose_wh = (torch.maximum(a[:, 2:], b[:, 2:]) - torch.minimum(a[:, :2], b[:, :2]))  # (N, 2)
     enclose_wh = enclose_wh.clamp(min=0)
     enclose = (enclose_wh[:, 0] * enclose_wh[:, 1]).clamp(min=eps)

@@ -6,7 +6,7 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from vitdense.models.utils import level_points, mean_over_ranks, nms_postprocess
+from vitdense.models.utils import aligned_iou, level_points, mean_over_ranks, nms_postprocess
 from vitdense.registry import MODELS, TASK_UTILS
 from vitdense.structures import DetDataSample, ShapeSpec
 
@@ -49,6 +49,24 @@ def fcos_candidates(probs: Tensor, distances: Tensor, centerness: Tensor, points
     return boxes, cand_scores[top] * centerness[point_idx], cls_idx
 
 
+def quality_targets(logits: Tensor, labels: Tensor, pos: Tensor, pos_distances: Tensor,
+                    pos_targets: Tensor) -> Tensor:
+    """Soft classification targets for a quality loss (GFL's QFL): (N, K), the IoU of each
+    positive's predicted box (not back-propagated) with its ground truth at its class, else 0.
+
+    Args:
+        logits: (N, K) class logits (for the shape, dtype and device).
+        labels: (N,) classes, K for background.
+        pos: (N_pos,) indices of the positives.
+        pos_distances, pos_targets: (N_pos, 4) predicted and target (left, top, right, bottom)
+            distances of the positives, in the same unit.
+    """
+    targets = torch.zeros_like(logits)
+    iou = aligned_iou(ltrb_to_box(pos_distances.detach().float()), ltrb_to_box(pos_targets))
+    targets[pos, labels[pos]] = iou.clamp(min=0).to(targets.dtype)
+    return targets
+
+
 @MODELS.register_module()
 class FCOSHead(nn.Module):
     """FCOS head: per-point class scores, box side distances and centerness on every level.
@@ -78,7 +96,9 @@ class FCOSHead(nn.Module):
         prior_prob: initial foreground probability of the classifier.
         loss_cls: config of the classification loss (a registered loss called as
             ``loss(logits (N, K), labels (N,), avg_factor=)``, background label K); None is
-            ``dict(type='FocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0)``.
+            ``dict(type='FocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0)``. A loss with
+            ``quality_targets = True`` (``QualityFocalLoss``, GFL's) gets (N, K) soft targets
+            instead: each positive's IoU at its class (:func:`quality_targets`).
         loss_bbox: config of the box loss on (N, 4) xyxy boxes with ``weight`` and
             ``avg_factor``; None is ``dict(type='GIoULoss', loss_weight=1.0)``.
         loss_centerness: config of the centerness loss; None is
@@ -239,10 +259,13 @@ class FCOSHead(nn.Module):
         pos = torch.nonzero(labels < self.num_classes).squeeze(1)  # (N_pos,)
         num_pos = mean_over_ranks(torch.tensor(float(pos.numel()), device=pos.device))
         num_pos = num_pos.clamp(min=1.0)
-        loss_cls = self.loss_cls(flat_cls, labels, avg_factor=num_pos)
-
         pos_bbox, pos_ctr = flat_bbox[pos], flat_ctr[pos]  # (N_pos, 4), (N_pos,)
         pos_targets = bbox_targets[pos]  # (N_pos, 4)
+        cls_targets = labels
+        if getattr(self.loss_cls, 'quality_targets', False):
+            cls_targets = quality_targets(flat_cls, labels, pos, pos_bbox, pos_targets)
+        loss_cls = self.loss_cls(flat_cls, cls_targets, avg_factor=num_pos)
+
         ctr_targets = centerness_target(pos_targets)  # (N_pos,)
         # Every rank takes part in this reduction, with or without positives of its own.
         ctr_denorm = mean_over_ranks(ctr_targets.sum()).clamp(min=1e-6)
