@@ -51,6 +51,9 @@ def tiny_detector_config(path: str, data_root: str, optimizer: str = 'sgd') -> s
       global batch holds the same samples whatever the number of processes (DefaultSampler
       does too within an epoch, but pads its last batch differently);
     - ``sync_bn='torch'``: the stem's BatchNorm normalises over the global batch;
+    - NCHW batches (the demo's are channels-last): oneDNN's channels-last convolutions sum in
+      an order that depends on the batch size, and moved the weights of 1 x 2 and 2 x 1 apart
+      by 2.5e-5 in 4 steps, over the 1e-5 the tests allow for the differences under test;
     - ``optimizer='sgd'``: an update is linear in the gradient, so the weights compare the
       gradients (Adam divides by |g|, turning float rounding of near-zero gradients into
       lr-sized steps); 'demo' keeps the demo's AdamW, at a constant rate.
@@ -60,6 +63,7 @@ def tiny_detector_config(path: str, data_root: str, optimizer: str = 'sgd') -> s
     cfg.model.backbone.update(arch='test', img_size=(96, 96), init_cfg=None)
     cfg.model.bbox_head.score_thr = 0.0  # an untrained head's detections, to compare
     cfg.sync_bn = 'torch'
+    cfg.model.data_preprocessor.channels_last = False
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', with_bbox=True),

@@ -60,6 +60,35 @@ def test_loss_predict_and_tensor_modes():
         assert (boxes[:, 0::2] <= ow).all() and (boxes[:, 1::2] <= oh).all()
 
 
+HYBRID_STEM = dict(type='BasicBlockStem', widths=(8, 16, 32), depths=(1, 1, 1), stem_channels=8,
+                   extra_outputs=('p3', ))
+
+
+@pytest.mark.parametrize('stem', [None, HYBRID_STEM])
+def test_channels_last_batches_give_channels_last_maps_and_the_same_losses(stem):
+    results = {}
+    for channels_last in (False, True):
+        cfg = model_cfg()
+        cfg['data_preprocessor']['channels_last'] = channels_last
+        if stem is not None:
+            cfg['backbone']['stem'] = stem
+        torch.manual_seed(0)
+        model = MODELS.build(cfg)
+        data = model.data_preprocessor(batch(), training=True)
+        assert data['inputs'].is_contiguous(
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        maps = model.backbone(data['inputs'])
+        assert all(m.is_contiguous(memory_format=torch.channels_last) == channels_last
+                   for m in maps.values())
+        losses = model(**data, mode='loss')
+        sum(losses.values()).backward()
+        results[channels_last] = (losses, model.backbone.blocks[0].attn.qkv.weight.grad)
+    (plain, plain_grad), (last, last_grad) = results[False], results[True]
+    for key in plain:
+        torch.testing.assert_close(last[key], plain[key], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(last_grad, plain_grad, rtol=1e-3, atol=1e-5)
+
+
 class _RecordingHead(torch.nn.Module):
     """A head with the full contract: records what tensor mode hands it."""
 

@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from vitdense.models.layers import Block, PatchEmbed, ResBottleneckBlock
-from vitdense.models.utils.tokens import tokens_to_map
+from vitdense.models.utils.tokens import memory_format_of, tokens_to_map
 from vitdense.registry import MODELS, POS_ENCODINGS
 from vitdense.structures import ShapeSpec, stride_key
 
@@ -235,7 +235,9 @@ class ViT(BaseModule):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: (B, C, H, W) -> {b{i} and p*: (B, dim, ceil(H / p), ceil(W / p)),
-        b{i}_cls: (B, dim), a stem's extra maps}."""
+        b{i}_cls: (B, dim), a stem's extra maps}; the maps in the memory format of x (a
+        channels-last input gives channels-last maps, see ``DenseDataPreprocessor``)."""
+        memory_format = memory_format_of(x)
         x = self.patch_embed(x)  # (B, dim, h, w), or that and a stem's extra maps
         x, outs = split_stem_output(x)
         b, _, h, w = x.shape
@@ -252,14 +254,14 @@ class ViT(BaseModule):
             else:
                 x = block(x, hw, p)
             if str(i) in self.res_convs:
-                grid = tokens_to_map(x[:, p:], hw)  # (B, dim, h, w)
+                grid = tokens_to_map(x[:, p:], hw, memory_format)  # (B, dim, h, w)
                 grid = self.res_convs[str(i)](grid).flatten(2).transpose(1, 2)  # (B, h * w, dim)
                 x = torch.cat([x[:, :p], grid], dim=1)
             if str(i) in self.cond_pos:
                 x = self.cond_pos[str(i)](x, hw, p)
             if str(i) in self.out_norms:
                 norm = self.out_norms[str(i)]
-                y = tokens_to_map(norm(x[:, p:]), hw)  # (B, dim, h, w)
+                y = tokens_to_map(norm(x[:, p:]), hw, memory_format)  # (B, dim, h, w)
                 outs[f'b{i}'] = y
                 if self.out_cls_token:
                     outs[f'b{i}_cls'] = norm(x[:, 0])  # (B, dim)
