@@ -1,5 +1,6 @@
 """A few iterations of train, resume and test through the real CLI, for every task, chained as
-`make demo` chains them: the dense models start from the pretraining job's backbone."""
+`make demo` chains them: the segmentor starts from the detector's backbone. The crop
+pretraining (no longer a demo job: the 6-block chain's first step) is trained here too."""
 import glob
 import json
 import os
@@ -23,6 +24,7 @@ from vitdense.apis.demo import (
 from vitdense.datasets.shapes import generate_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PRETRAIN_CONFIG = 'configs/cls/cls_vit-t-hybrid_1xb64-demo_shapes-crops.py'
 
 
 @pytest.fixture(scope='module')
@@ -61,13 +63,41 @@ def run_tool(*args: str) -> None:
 
 @pytest.fixture(scope='module')
 def pretrained(shapes_root, tmp_path_factory) -> str:
-    """The demo's pretraining job, 3 iterations: its work dir."""
+    """The 6-block chain's crop pretraining, 3 iterations: its work dir."""
     work = str(tmp_path_factory.mktemp('pretrain'))
-    opts = [o for o in tiny_overrides(demo_job('pretrain').config, shapes_root, iters=3)
+    opts = [o for o in tiny_overrides(PRETRAIN_CONFIG, shapes_root, iters=3)
             if not o.startswith('param_scheduler.1.')]  # one scheduler: warm-up only
-    run_tool('tools/train.py', demo_job('pretrain').config, '--work-dir', work, '--cfg-options',
-             *opts)
+    run_tool('tools/train.py', PRETRAIN_CONFIG, '--work-dir', work, '--cfg-options', *opts)
     return work
+
+
+def detector_options(shapes_root: str) -> list[str]:
+    return [f'{split}_evaluator.ann_file={shapes_root}annotations/instances_val.json'
+            for split in ('val', 'test')]
+
+
+@pytest.fixture(scope='module')
+def trained_jobs(shapes_root, tmp_path_factory) -> dict[str, str]:
+    """Every demo job, 2 iterations, in the demo's order, each starting from the work dir of
+    the job it names (``backbone_from``): job name -> work dir."""
+    works = {}
+    for job in DEMO_JOBS:
+        works[job.name] = str(tmp_path_factory.mktemp(job.name))
+        opts = tiny_overrides(job.config, shapes_root, iters=2) + init_options(job, works)
+        if job.name == 'detector':
+            opts += detector_options(shapes_root)
+        run_tool('tools/train.py', job.config, '--work-dir', works[job.name], '--amp',
+                 '--cfg-options', *opts)
+    return works
+
+
+def init_options(job, works: dict[str, str]) -> list[str]:
+    """The override pointing a job's init at the work dir of the job it starts from."""
+    if not job.backbone_from:
+        return []
+    whole_model = bool(load_config(job.config).model.get('init_cfg'))
+    return [f"model{'' if whole_model else '.backbone'}.init_cfg.checkpoint="
+            f"{works[job.backbone_from]}"]
 
 
 DENSE_JOBS = [job for job in DEMO_JOBS if job.backbone_from]
@@ -110,27 +140,26 @@ def test_demo_table_shows_the_segmentors_foreground_miou():
 def test_demo_table_says_which_jobs_were_tested_with_tta():
     out = format_table([(job, 60.0, {}, None) for job in DEMO_JOBS])
     assert demo_job('segmentor').tta and not demo_job('detector').tta
-    assert 'setr-mla_vit-t-hybrid_1xb4-demo_shapes.py (flip TTA)' in out
+    assert 'setr-mla_vit-t2-hybrid_1xb4-demo_shapes.py (flip TTA)' in out
     assert out.count('TTA') == 1
 
 
-@pytest.mark.parametrize('job', DENSE_JOBS, ids=[j.name for j in DENSE_JOBS])
-def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
-    work = str(tmp_path / 'work')
-    opts = tiny_overrides(job.config, shapes_root, iters=2)
-    whole_model = bool(load_config(job.config).model.get('init_cfg'))
-    opts.append(f"model{'' if whole_model else '.backbone'}.init_cfg.checkpoint={pretrained}")
+@pytest.mark.parametrize('job', DEMO_JOBS, ids=[j.name for j in DEMO_JOBS])
+def test_train_resume_test(job, shapes_root, trained_jobs):
+    work = trained_jobs[job.name]
+    opts = tiny_overrides(job.config, shapes_root, iters=2) + init_options(job, trained_jobs)
     if job.name == 'detector':
-        opts.append(f'val_evaluator.ann_file={shapes_root}annotations/instances_val.json')
-        opts.append(f'test_evaluator.ann_file={shapes_root}annotations/instances_val.json')
-    run_tool('tools/train.py', job.config, '--work-dir', work, '--amp', '--cfg-options', *opts)
+        opts += detector_options(shapes_root)
     assert last_checkpoint(work).endswith('iter_2.pth')
     log = open(sorted(
         p for p in (osp.join(work, d, d + '.log') for d in os.listdir(work)) if osp.exists(p)
     )[-1]).read()
-    loaded = last_checkpoint(pretrained)  # init_cfg.checkpoint names the work dir, as in configs
-    assert (f'load model from: {loaded}' if whole_model else
-            f"from {loaded} (source: the 'backbone.' weights of a vitdense model)") in log
+    if job.backbone_from:
+        # init_cfg named the work dir, as configs do; it held the 2-iteration checkpoint then
+        loaded = osp.join(trained_jobs[job.backbone_from], 'iter_2.pth')
+        whole_model = bool(load_config(job.config).model.get('init_cfg'))
+        assert (f'load model from: {loaded}' if whole_model else
+                f"from {loaded} (source: the 'backbone.' weights of a vitdense model)") in log
 
     longer = [o.replace('max_iters=2', 'max_iters=4') for o in opts]
     run_tool('tools/train.py', job.config, '--work-dir', work, '--resume', '--cfg-options',
@@ -141,8 +170,8 @@ def test_train_resume_test(job, shapes_root, pretrained, tmp_path):
     )[-1]).read()
     assert 'resumed epoch: 0, iter: 2' in log
 
-    out = str(tmp_path / 'preds.pkl')
-    vis = str(tmp_path / 'vis')
+    out = osp.join(work, 'preds.pkl')
+    vis = osp.join(work, 'vis')
     run_tool('tools/test.py', job.config, last_checkpoint(work), '--work-dir', work, '--out', out,
              *(['--tta'] if job.tta else []),  # as `make demo` tests it
              '--show-dir', vis, '--show-score-thr', '0', '--cfg-options', *opts)
