@@ -51,7 +51,7 @@ DEMO_JOBS = (
     DemoJob('segmentor', 'configs/setr_mla/setr-mla_vit-t2-hybrid_1xb4-demo_shapes.py',
             backbone_from='detector', tta=True),
 )
-COLUMNS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'mIoU_fg', 'aAcc')
+COLUMNS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'mIoU', 'mIoU_fg', 'aAcc')
 
 
 def demo_job(name: str) -> DemoJob:
