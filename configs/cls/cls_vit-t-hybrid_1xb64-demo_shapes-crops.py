@@ -1,4 +1,5 @@
-# `make demo`, job 1: pretrain the demo's hybrid ViT-Tiny as an 8-way classifier of 48 x 48
+# The 6-block chain, job 1 (`make demo`'s until issue 8's twelfth round): pretrain the hybrid
+# ViT-Tiny as an 8-way classifier of 48 x 48
 # object crops cut from the shapes train split. The detector and the segmentor start from the
 # `backbone.*` weights of its last checkpoint, in its work dir (work_dirs/<this file's name>).
 _base_ = [

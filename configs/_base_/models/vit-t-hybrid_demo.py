@@ -1,4 +1,6 @@
-# The `make demo` backbone, written once: a hybrid ViT-Tiny (6 blocks of width 192) on a
+# The 6-block chain's backbone (`make demo`'s until issue 8's twelfth round, which replaced it by
+# vit-t2-hybrid_demo.py; the decoder, DETR-family and resolution-study configs still use it),
+# written once: a hybrid ViT-Tiny (6 blocks of width 192) on a
 # ResNet-style stem of basic blocks (stride 16, BatchNorm), whose stride-4 and stride-8 maps
 # (p2, p3) are returned too, for the necks' laterals (a classifier ignores them). The
 # pretraining (configs/cls) trains it; the detector takes `pretrained_backbone`, the same config

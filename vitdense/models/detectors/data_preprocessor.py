@@ -27,9 +27,10 @@ class DenseDataPreprocessor(ImgDataPreprocessor):
         seg_pad_value: label of padded pixels in ``gt_sem_seg`` (ignored by the loss).
         channels_last: give the model its batch in channels-last memory format. torch's CPU
             convolutions then run in oneDNN's NHWC layout and keep it, and the ViT gives its maps
-            the same layout (no copy from its tokens): the demo detector's forward + backward
-            1.12x faster on an AMX Xeon (docs/benchmarks.md, issue 8's twelfth round). Values
-            are unchanged; code that calls ``.view`` on a map must use ``.reshape``.
+            the same layout (no copy from its tokens): the 6-block demo detector's step 1.04x
+            and its segmentor's 1.06x faster on an AMX Xeon (docs/benchmarks.md, issue 8's
+            twelfth round). Values are unchanged; code that calls ``.view`` on a map must use
+            ``.reshape``.
     """
 
     def __init__(self, mean: Sequence[float] = (123.675, 116.28, 103.53),
