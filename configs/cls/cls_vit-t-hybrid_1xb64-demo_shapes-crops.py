@@ -1,7 +1,7 @@
 # The 6-block chain, job 1 (`make demo`'s until issue 8's twelfth round): pretrain the hybrid
-# ViT-Tiny as an 8-way classifier of 48 x 48
-# object crops cut from the shapes train split. The detector and the segmentor start from the
-# `backbone.*` weights of its last checkpoint, in its work dir (work_dirs/<this file's name>).
+# ViT-Tiny as an 8-way classifier of 48 x 48 object crops cut from the shapes train split. The
+# detector and the segmentor start from the `backbone.*` weights of its last checkpoint, in its work
+# dir (work_dirs/<this file's name>).
 _base_ = [
     '../_base_/models/cls_demo.py', '../_base_/models/vit-t-hybrid_demo.py',
     '../_base_/datasets/shapes_crops.py', '../_base_/schedules/schedule_demo.py',
