@@ -36,7 +36,8 @@ frozen_segmentor_iters = 650
 # threads), so the FPN-fuse segmentor's minutes buy 1,300 iterations: mIoU 23.92 against 19.32
 # (docs/benchmarks.md, issue 8's seventh round). On 256 px crops (ninth round) its step is 0.66x
 # as dear, and 1,900 iterations, in the minutes of the 1,300 at 320 px, reached mIoU 26.97 / 27.21
-# against 25.82 / 25.41 (seeds 0 / 1, one thread, side by side).
+# against 25.82 / 25.41 (seeds 0 / 1, one thread, side by side). The 2-block demo segmentor
+# (setr-mla_vit-t2-hybrid_1xb4-demo_shapes.py) keeps the count: its step is cheaper (65 vs 77 ms).
 demo_segmentor_iters = 1900
 warmup_iters = 50
 
