@@ -83,21 +83,26 @@ def trained_jobs(shapes_root, tmp_path_factory) -> dict[str, str]:
     works = {}
     for job in DEMO_JOBS:
         works[job.name] = str(tmp_path_factory.mktemp(job.name))
-        opts = tiny_overrides(job.config, shapes_root, iters=2) + init_options(job, works)
-        if job.name == 'detector':
-            opts += detector_options(shapes_root)
         run_tool('tools/train.py', job.config, '--work-dir', works[job.name], '--amp',
-                 '--cfg-options', *opts)
+                 '--cfg-options', *job_options(job, shapes_root, works))
     return works
 
 
-def init_options(job, works: dict[str, str]) -> list[str]:
-    """The override pointing a job's init at the work dir of the job it starts from."""
-    if not job.backbone_from:
-        return []
-    whole_model = bool(load_config(job.config).model.get('init_cfg'))
-    return [f"model{'' if whole_model else '.backbone'}.init_cfg.checkpoint="
-            f"{works[job.backbone_from]}"]
+def loads_whole_model(job) -> bool:
+    """Whether the job's config starts the whole model (else its backbone) from a checkpoint."""
+    return bool(load_config(job.config).model.get('init_cfg'))
+
+
+def job_options(job, shapes_root: str, works: dict[str, str]) -> list[str]:
+    """A job's 2-iteration tiny overrides, its init pointing at the work dir of the job it
+    starts from, and for the detector the val annotations of the tiny data."""
+    opts = tiny_overrides(job.config, shapes_root, iters=2)
+    if job.backbone_from:
+        opts.append(f"model{'' if loads_whole_model(job) else '.backbone'}.init_cfg.checkpoint="
+                    f"{works[job.backbone_from]}")
+    if job.name == 'detector':
+        opts += detector_options(shapes_root)
+    return opts
 
 
 DENSE_JOBS = [job for job in DEMO_JOBS if job.backbone_from]
@@ -147,9 +152,7 @@ def test_demo_table_says_which_jobs_were_tested_with_tta():
 @pytest.mark.parametrize('job', DEMO_JOBS, ids=[j.name for j in DEMO_JOBS])
 def test_train_resume_test(job, shapes_root, trained_jobs):
     work = trained_jobs[job.name]
-    opts = tiny_overrides(job.config, shapes_root, iters=2) + init_options(job, trained_jobs)
-    if job.name == 'detector':
-        opts += detector_options(shapes_root)
+    opts = job_options(job, shapes_root, trained_jobs)
     assert last_checkpoint(work).endswith('iter_2.pth')
     log = open(sorted(
         p for p in (osp.join(work, d, d + '.log') for d in os.listdir(work)) if osp.exists(p)
@@ -157,8 +160,7 @@ def test_train_resume_test(job, shapes_root, trained_jobs):
     if job.backbone_from:
         # init_cfg named the work dir, as configs do; it held the 2-iteration checkpoint then
         loaded = osp.join(trained_jobs[job.backbone_from], 'iter_2.pth')
-        whole_model = bool(load_config(job.config).model.get('init_cfg'))
-        assert (f'load model from: {loaded}' if whole_model else
+        assert (f'load model from: {loaded}' if loads_whole_model(job) else
                 f"from {loaded} (source: the 'backbone.' weights of a vitdense model)") in log
 
     longer = [o.replace('max_iters=2', 'max_iters=4') for o in opts]

@@ -3,8 +3,8 @@
 # on the frozen backbone of the demo detector (configs/fcos/fcos_vit-t2-hybrid_1xb4-demo_shapes.py:
 # `make demo` trains it first), with the data and schedule of the 6-block demo segmentor it
 # replaced (setr-mla_vit-t-hybrid_1xb4-demo_shapes.py says why SETR-MLA, and why frozen).
-# Its step is cheaper than that one's (2 blocks to run, not 6): 0.11 against ~0.18 s on one
-# thread (docs/benchmarks.md, issue 8's twelfth round).
+# Its step is cheaper than that one's (2 blocks to run, not 6): 65 against 77 ms on 2 threads,
+# an AMX Xeon (docs/benchmarks.md, issue 8's twelfth round).
 _base_ = [
     '../_base_/models/setr-mla_demo.py', '../_base_/models/vit-t2-hybrid_demo.py',
     '../_base_/datasets/shapes_segmentation_demo.py', '../_base_/schedules/schedule_demo.py',
