@@ -1,6 +1,6 @@
 """A few iterations of train, resume and test through the real CLI, for every task, chained as
-`make demo` chains them: the segmentor starts from the detector's backbone. The crop
-pretraining (no longer a demo job: the 6-block chain's first step) is trained here too."""
+`make demo` chains them: the detector starts from the crop pretraining's backbone, the
+segmentor from the detector's."""
 import glob
 import json
 import os
@@ -24,7 +24,6 @@ from vitdense.apis.demo import (
 from vitdense.datasets.shapes import generate_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PRETRAIN_CONFIG = 'configs/cls/cls_vit-t-hybrid_1xb64-demo_shapes-crops.py'
 
 
 @pytest.fixture(scope='module')
@@ -61,16 +60,6 @@ def run_tool(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, timeout=600)
 
 
-@pytest.fixture(scope='module')
-def pretrained(shapes_root, tmp_path_factory) -> str:
-    """The 6-block chain's crop pretraining, 3 iterations: its work dir."""
-    work = str(tmp_path_factory.mktemp('pretrain'))
-    opts = [o for o in tiny_overrides(PRETRAIN_CONFIG, shapes_root, iters=3)
-            if not o.startswith('param_scheduler.1.')]  # one scheduler: warm-up only
-    run_tool('tools/train.py', PRETRAIN_CONFIG, '--work-dir', work, '--cfg-options', *opts)
-    return work
-
-
 def detector_options(shapes_root: str) -> list[str]:
     return [f'{split}_evaluator.ann_file={shapes_root}annotations/instances_val.json'
             for split in ('val', 'test')]
@@ -97,6 +86,8 @@ def job_options(job, shapes_root: str, works: dict[str, str]) -> list[str]:
     """A job's 2-iteration tiny overrides, its init pointing at the work dir of the job it
     starts from, and for the detector the val annotations of the tiny data."""
     opts = tiny_overrides(job.config, shapes_root, iters=2)
+    if len(load_config(job.config).param_scheduler) == 1:  # the pretraining: warm-up only
+        opts = [o for o in opts if not o.startswith('param_scheduler.1.')]
     if job.backbone_from:
         opts.append(f"model{'' if loads_whole_model(job) else '.backbone'}.init_cfg.checkpoint="
                     f"{works[job.backbone_from]}")
@@ -108,11 +99,11 @@ def job_options(job, shapes_root: str, works: dict[str, str]) -> list[str]:
 DENSE_JOBS = [job for job in DEMO_JOBS if job.backbone_from]
 
 
-def test_pretraining_logs_its_loss_accuracy_and_training_minutes(pretrained):
-    scalars = glob.glob(osp.join(pretrained, '*', 'vis_data', 'scalars.json'))
+def test_pretraining_logs_its_loss_accuracy_and_training_minutes(trained_jobs):
+    scalars = glob.glob(osp.join(trained_jobs['pretrain'], '*', 'vis_data', 'scalars.json'))
     with open(scalars[0]) as f:
         logged = [json.loads(line) for line in f if line.strip()]
-    assert sum('loss_cls' in line for line in logged) == 3
+    assert sum('loss_cls' in line for line in logged) == 2
     val = [line for line in logged if 'accuracy/top1' in line]
     assert len(val) == 1 and 0 <= val[0]['accuracy/top1'] <= 100
     assert val[0]['train_minutes'] > 0  # TrainTimeHook, for learning curves against time
@@ -149,7 +140,7 @@ def test_demo_table_says_which_jobs_were_tested_with_tta():
     assert out.count('TTA') == 1
 
 
-@pytest.mark.parametrize('job', DEMO_JOBS, ids=[j.name for j in DEMO_JOBS])
+@pytest.mark.parametrize('job', DENSE_JOBS, ids=[j.name for j in DENSE_JOBS])
 def test_train_resume_test(job, shapes_root, trained_jobs):
     work = trained_jobs[job.name]
     opts = job_options(job, shapes_root, trained_jobs)

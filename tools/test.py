@@ -18,6 +18,8 @@ def parse_args() -> argparse.Namespace:
                         help='draw boxes scoring at least this (with --show-dir)')
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation: the config's tta_pipeline and tta_model")
+    parser.add_argument('--amp', action='store_true',
+                        help='autocast: bf16 on a CPU, fp16 on a GPU (as tools/train.py --amp)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_dataloader.batch_size=4')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -34,7 +36,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = prepare_test_cfg(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
-                           args.cfg_options, args.launcher, args.show_score_thr, args.tta)
+                           args.cfg_options, args.launcher, args.show_score_thr, args.tta,
+                           args.amp)
     evaluate(cfg)
     exit_without_teardown(cfg)
 

@@ -17,4 +17,4 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 model = dict(backbone=dict(_base_.detector_backbone, out_indices=(1, 3, 5), frozen_stages='all'))
-train_cfg = dict(max_iters={{_base_.demo_segmentor_iters}})
+train_cfg = dict(max_iters={{_base_.vit6_segmentor_iters}})

@@ -1,10 +1,11 @@
-# `make demo`, job 2: SETR-MLA on the demo's 2-block hybrid ViT (both blocks, b0 and b1),
+# `make demo`, job 3: SETR-MLA on the demo's 2-block hybrid ViT (both blocks, b0 and b1),
 # trained on the built-in shapes dataset (9 classes, background learned) in minutes on a CPU,
 # on the frozen backbone of the demo detector (configs/fcos/fcos_vit-t2-hybrid_1xb4-demo_shapes.py:
-# `make demo` trains it first), with the data and schedule of the 6-block demo segmentor it
-# replaced (setr-mla_vit-t-hybrid_1xb4-demo_shapes.py says why SETR-MLA, and why frozen).
-# Its step is cheaper than that one's (2 blocks to run, not 6): 65 against 77 ms on 2 threads,
-# an AMX Xeon (docs/benchmarks.md, issue 8's twelfth round).
+# `make demo` trains it first), with the data of the 6-block demo segmentor it replaced
+# (setr-mla_vit-t-hybrid_1xb4-demo_shapes.py says why SETR-MLA, and why frozen). Its step is
+# cheaper than that one's (2 blocks to run, not 6): 65 against 77 ms on 2 threads, an AMX Xeon
+# (docs/benchmarks.md, issue 8's twelfth round), and it trains demo_segmentor_iters = 2,600
+# iterations (schedule_demo.py says why).
 _base_ = [
     '../_base_/models/setr-mla_demo.py', '../_base_/models/vit-t2-hybrid_demo.py',
     '../_base_/datasets/shapes_segmentation_demo.py', '../_base_/schedules/schedule_demo.py',

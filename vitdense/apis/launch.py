@@ -160,13 +160,18 @@ def use_tta(cfg: Config, config: str) -> None:
 def prepare_test_cfg(config: str, checkpoint: str, work_dir: str | None = None,
                      out: str | None = None, show_dir: str | None = None,
                      cfg_options: dict | None = None, launcher: str = 'none',
-                     show_score_thr: float = 0.3, tta: bool = False) -> Config:
+                     show_score_thr: float = 0.3, tta: bool = False,
+                     amp: bool = False) -> Config:
     """The config ``tools/test.py`` runs: load ``checkpoint``, optionally dump and draw (boxes
     scoring at least ``show_score_thr``), and with ``tta`` test with the config's
-    ``tta_pipeline`` and ``tta_model`` wrapped around ``model`` (mmseg's ``--tta``)."""
+    ``tta_pipeline`` and ``tta_model`` wrapped around ``model`` (mmseg's ``--tta``). With
+    ``amp`` the test loop runs under autocast (mmengine's ``TestLoop(fp16=True)``: bf16 on a CPU,
+    fp16 on a GPU), as tools/train.py's ``--amp`` trains."""
     cfg = load_config(config, cfg_options)
     if tta:
         use_tta(cfg, config)
+    if amp:
+        cfg.test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'), fp16=True)
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     cfg.load_from = checkpoint
     hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'CheckpointFitHook']
