@@ -4,7 +4,7 @@
 # configs/cls/cls_vit-t2-hybrid_1xb64-demo_shapes-crops.py pretrains: train that first
 # (python tools/train.py configs/cls/cls_vit-t2-hybrid_1xb64-demo_shapes-crops.py --amp). With
 # the data of the 6-block detector it replaced (shapes_detection_demo.py: 256 px crops with
-# copy-paste, tested at 400 px), for demo_detector_iters = 2,400 (schedule_demo.py says why). On
+# copy-paste, tested at 400 px), for demo_detector_iters = 2,200 (schedule_demo.py says why). On
 # one thread, the pretraining and 1,900 iterations reached mAP 0.402 / 0.397 (seeds 0 / 1) where
 # 2,400 iterations from scratch, in the same minutes, reached 0.339 / 0.355; the pretraining and
 # 2,400 iterations, 0.473 (docs/benchmarks.md, issue 8's thirteenth round).
@@ -14,4 +14,4 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 model = dict(backbone={{_base_.pretrained_backbone}})
-train_cfg = dict(max_iters={{_base_.demo_detector_iters}}, val_interval=1200)  # mid-run and end
+train_cfg = dict(max_iters={{_base_.demo_detector_iters}}, val_interval=1100)  # mid-run and end

@@ -4,7 +4,7 @@
 # `make demo` trains it first), with the data of the 6-block demo segmentor it replaced
 # (setr-mla_vit-t-hybrid_1xb4-demo_shapes.py says why SETR-MLA, and why frozen). Its step is
 # cheaper than that one's (2 blocks to run, not 6): 65 against 77 ms on 2 threads, an AMX Xeon
-# (docs/benchmarks.md, issue 8's twelfth round), and it trains demo_segmentor_iters = 2,600
+# (docs/benchmarks.md, issue 8's twelfth round), and it trains demo_segmentor_iters = 2,200
 # iterations (schedule_demo.py says why).
 _base_ = [
     '../_base_/models/setr-mla_demo.py', '../_base_/models/vit-t2-hybrid_demo.py',

@@ -19,4 +19,8 @@ copy_paste_pipeline = [
     dict(type='CopyPaste', max_num_pasted=10, max_cached_images=20),
     dict(type='PackDetInputs'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=copy_paste_pipeline))
+# Loaded in the training process: a loader worker on the same two cores made the 2-block demo
+# detector's step 1.02-1.13x slower (0.192 / 0.206 s against 0.188 / 0.183, two alternating
+# rounds, 2 threads, an AMX Xeon; docs/benchmarks.md, issue 8's thirteenth round).
+train_dataloader = dict(num_workers=0, persistent_workers=False,
+                        dataset=dict(pipeline=copy_paste_pipeline))
