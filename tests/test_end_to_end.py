@@ -60,11 +60,6 @@ def run_tool(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, timeout=600)
 
 
-def detector_options(shapes_root: str) -> list[str]:
-    return [f'{split}_evaluator.ann_file={shapes_root}annotations/instances_val.json'
-            for split in ('val', 'test')]
-
-
 @pytest.fixture(scope='module')
 def trained_jobs(shapes_root, tmp_path_factory) -> dict[str, str]:
     """Every demo job, 2 iterations, in the demo's order, each starting from the work dir of
@@ -92,7 +87,8 @@ def job_options(job, shapes_root: str, works: dict[str, str]) -> list[str]:
         opts.append(f"model{'' if loads_whole_model(job) else '.backbone'}.init_cfg.checkpoint="
                     f"{works[job.backbone_from]}")
     if job.name == 'detector':
-        opts += detector_options(shapes_root)
+        opts += [f'{split}_evaluator.ann_file={shapes_root}annotations/instances_val.json'
+                 for split in ('val', 'test')]
     return opts
 
 

@@ -40,8 +40,7 @@ def test_tta_wraps_the_model_and_swaps_the_test_pipeline(tmp_path):
 
 def test_tta_without_its_config_keys_says_what_is_missing(tmp_path):
     with pytest.raises(KeyError, match='tta_model and tta_pipeline'):
-        prepare_test_cfg('configs/cls/cls_vit-t-hybrid_1xb64-demo_shapes-crops.py', 'model.pth',
-                         str(tmp_path), tta=True)
+        prepare_test_cfg(demo_job('pretrain').config, 'model.pth', str(tmp_path), tta=True)
 
 
 def test_auto_scale_lr_scales_by_the_total_batch(tmp_path):

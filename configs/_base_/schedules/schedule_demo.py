@@ -47,9 +47,9 @@ vit6_segmentor_iters = 1900
 # The demo segmentor (configs/setr_mla/setr-mla_vit-t2-hybrid_1xb4-demo_shapes.py: SETR-MLA on
 # the demo detector's frozen 2-block backbone), whose step is cheaper (65 vs 77 ms on 2 threads):
 # one thread, from the same detector, 2,600 iterations reached mIoU 41.61 in 4.5 minutes where
-# 1,900 reached 37.51 in 3.2 (issue 8's thirteenth round). A segmentor iteration costs about a
-# third of a detector one, and these 700 buy more than 200 detector iterations would. `make
-# demo` trains 2,200, for its wall time (demo_detector_iters says why).
+# 1,900 reached 37.51 in 3.2 (issue 8's thirteenth round); in `make demo` its step took ~70 ms
+# to the detector's ~180 (mmengine's logged times, 2 threads). It trains 2,200, for the demo's
+# wall time (demo_detector_iters says why).
 demo_segmentor_iters = 2200
 warmup_iters = 50
 
